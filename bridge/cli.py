@@ -1,0 +1,220 @@
+"""Command line (DESIGN §5): serve, check, routes, schema, sim; test, wsdl and replay later."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from bridge import __version__
+from bridge.errors import ConfigError
+
+DEFAULT_CONFIG = "routes.yaml"
+
+
+def _load_runtime(path: str) -> Any:
+    from bridge.config import load
+    from bridge.observability.metrics import Metrics
+    from bridge.runtime import compile_runtime
+
+    return compile_runtime(load(path), Metrics())
+
+
+def _config_errors(exc: ConfigError) -> int:
+    for line in exc.errors:
+        print(line)
+    n = len(exc.errors)
+    print(f"{n} error{'s' if n != 1 else ''}", file=sys.stderr)
+    return 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        runtime = _load_runtime(args.config)
+    except ConfigError as exc:
+        return _config_errors(exc)
+    print(f"{args.config}: ok ({len(runtime.routes)} routes, {len(runtime.targets)} targets, "
+          f"{len(runtime.paths)} paths)")
+    return 0
+
+
+def cmd_routes(args: argparse.Namespace) -> int:
+    try:
+        runtime = _load_runtime(args.config)
+    except ConfigError as exc:
+        return _config_errors(exc)
+    rows = [("ROUTE", "PATH", "FORMAT", "MATCH", "TARGET", "DELIVERY")]
+    for r in runtime.routes:
+        ib, ob = r.config.inbound, r.config.outbound
+        m = ib.match
+        match = "-" if m is None else (
+            f"root={m.root}" if m.root else f"operation={m.operation}" if m.operation
+            else f"{m.field}={m.equals if m.in_ is None else '|'.join(map(str, m.in_))}")
+        rows.append((r.name, ib.path, ib.format, match,
+                     f"{ob.target} {ob.method} {ob.format} {ob.path or '/'}", ob.delivery))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import orjson
+
+    from bridge.schema import config_schema
+
+    sys.stdout.write(orjson.dumps(config_schema(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0
+
+
+def resolve_listen(cli: str | None, config_listen: str) -> tuple[str, int]:
+    """--listen > BRIDGE_LISTEN > server.listen."""
+    value = cli or os.environ.get("BRIDGE_LISTEN") or config_listen
+    host, _, port = value.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bridge.observability.logging import configure
+
+    try:
+        runtime = _load_runtime(args.config)
+    except ConfigError as exc:
+        return _config_errors(exc)
+    cfg = runtime.config
+    configure(cfg.logging.level, cfg.logging.pii, cfg.logging.format)
+    try:
+        host, port = resolve_listen(args.listen, cfg.server.listen)
+    except ValueError:
+        print(f"invalid listen address {args.listen or os.environ.get('BRIDGE_LISTEN')!r}: expected HOST:PORT",
+              file=sys.stderr)
+        return 2
+    return asyncio.run(serve(runtime, host, port, with_sim=args.with_sim))
+
+
+async def serve(runtime: Any, host: str, port: int, *, with_sim: bool = False) -> int:
+    """Run until SIGTERM/SIGINT; drain in-flight requests within server.drain_timeout; exit 0."""
+    import structlog
+    from aiohttp import web
+
+    from bridge.app import METRICS, STATE, build_app
+    log = structlog.get_logger("bridge")
+
+    sims: list[Any] = []
+    if with_sim:
+        from bridge.sim import load_builtin_sims, start_sims
+        load_builtin_sims()
+        sims = await start_sims(None)
+        for sim in sims:
+            log.info("simulator_started", sim=sim.name, url=sim.url)
+    app = build_app(runtime)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                           shutdown_timeout=runtime.config.server.drain_timeout)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        log.error("listen_failed", host=host, port=port, error=str(exc))
+        await runner.cleanup()
+        for sim in sims:
+            await sim.close()
+        return 1
+    log.info("listening", host=host, port=port, routes=len(runtime.routes), version=__version__)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("draining", timeout_s=runtime.config.server.drain_timeout)
+    app[STATE]["draining"] = True
+    await _wait_idle(app[METRICS], runtime.config.server.drain_timeout)
+    await runner.cleanup()
+    for sim in reversed(sims):
+        await sim.close()
+    log.info("stopped")
+    return 0
+
+
+async def _wait_idle(metrics: Any, bound: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + bound
+    while loop.time() < deadline:
+        busy = sum(s.value for m in metrics.inflight.collect() for s in m.samples)
+        if busy <= 0:
+            return
+        await asyncio.sleep(0.05)
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from bridge.sim import SIMULATORS, load_builtin_sims, start_sims
+
+    load_builtin_sims()
+    unknown = [n for n in args.names if n not in SIMULATORS]
+    if unknown:
+        print(f"unknown simulator(s): {', '.join(unknown)}; known: {', '.join(sorted(SIMULATORS))}",
+              file=sys.stderr)
+        return 2
+    host = "127.0.0.1"
+    ports: dict[str, int] | None = None
+    if args.listen:
+        host, _, port = args.listen.rpartition(":")
+        if len(args.names) == 1 and port:
+            ports = {args.names[0]: int(port)}
+
+    async def run() -> int:
+        sims = await start_sims(args.names or None, host=host or "127.0.0.1", ports=ports)
+        for sim in sims:
+            print(f"{sim.name}: {sim.url}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        for sim in reversed(sims):
+            await sim.close()
+        return 0
+    return asyncio.run(run())
+
+
+def cmd_later(args: argparse.Namespace) -> int:
+    print(f"bridge {args.command}: not available in this version yet", file=sys.stderr)
+    return 2
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bridge", description="Async protocol bridge for healthcare integration.")
+    p.add_argument("--version", action="version", version=f"bridge {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("-c", "--config", default=os.environ.get("BRIDGE_CONFIG", DEFAULT_CONFIG),
+                        help="routes file (default: routes.yaml, or $BRIDGE_CONFIG)")
+        return sp
+
+    s = with_config(sub.add_parser("serve", help="run the bridge"))
+    s.add_argument("--listen", help="HOST:PORT (overrides BRIDGE_LISTEN and server.listen)")
+    s.add_argument("--watch", action="store_true", help="reload routes.yaml when it changes (not yet)")
+    s.add_argument("--with-sim", action="store_true", help="start the seed simulators in-process")
+    s.set_defaults(func=cmd_serve)
+    with_config(sub.add_parser("check", help="validate routes.yaml")).set_defaults(func=cmd_check)
+    with_config(sub.add_parser("routes", help="list routes")).set_defaults(func=cmd_routes)
+    sub.add_parser("schema", help="JSON Schema of routes.yaml").set_defaults(func=cmd_schema)
+    sm = sub.add_parser("sim", help="run simulators of the seed platforms")
+    sm.add_argument("names", nargs="*", metavar="NAME")
+    sm.add_argument("--listen", help="HOST[:PORT] (PORT only with one NAME)")
+    sm.set_defaults(func=cmd_sim)
+    for name in ("test", "wsdl", "replay"):
+        sp = with_config(sub.add_parser(name, help="not available yet"))
+        sp.add_argument("rest", nargs="*")
+        sp.set_defaults(func=cmd_later)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))

@@ -1,0 +1,79 @@
+"""Charset resolution for legacy callers: GBK, GB2312, GB18030 and UTF-8.
+
+Order (DESIGN §4): Content-Type charset, then the XML declaration, then a BOM, then the route's
+``charset``. The label the caller used is kept so the reply is declared the same way.
+GBK and GB2312 are decoded as GB18030, their superset: legacy systems that declare GB2312 send
+GBK characters all the time.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from bridge.errors import BadRequest, UnsupportedMediaType
+
+_DECL = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:\-]+)["']""")
+_BOMS = ((codecs.BOM_UTF8, "utf-8"),)
+_GB = {"gbk", "gb2312", "gb18030", "cp936", "x-gbk", "euc-cn", "gb_2312-80", "ms936", "windows-936"}
+
+
+def python_codec(label: str) -> str:
+    """The Python codec that reads ``label``; raise 415 for charsets we do not take."""
+    low = label.strip().lower()
+    if low in ("utf-8", "utf8"):
+        return "utf-8"
+    if low in _GB:
+        return "gb18030"
+    try:
+        name = codecs.lookup(low).name
+    except LookupError:
+        raise UnsupportedMediaType(f"unsupported charset {label!r}") from None
+    if name.startswith(("utf-16", "utf-32")):
+        raise UnsupportedMediaType(f"unsupported charset {label!r}: use UTF-8, GBK or GB18030")
+    return name
+
+
+def canonical_label(label: str) -> str:
+    """The label written back in the reply's declaration and Content-Type."""
+    low = label.strip().lower()
+    if low in ("utf-8", "utf8"):
+        return "UTF-8"
+    return label.strip().upper()
+
+
+def xml_declared(data: bytes) -> str | None:
+    m = _DECL.match(data[:256])
+    return m.group(1).decode("ascii") if m else None
+
+
+def resolve(data: bytes, header_charset: str | None, route_charset: str, *, xml: bool) -> str:
+    """The caller's charset label for this body."""
+    if header_charset:
+        return header_charset
+    if xml:
+        declared = xml_declared(data)
+        if declared:
+            return declared
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    return "utf-8" if route_charset == "auto" else route_charset
+
+
+def decode(data: bytes, label: str) -> str:
+    """Bytes to text, strict: bad bytes are the caller's error, reported with their offset."""
+    name = python_codec(label)
+    try:
+        text = data.decode(name)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise BadRequest(
+            f"body is not valid {canonical_label(label)}: bad byte at offset {exc.start} (line {line})",
+            code="bad_charset") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def encode(text: str, label: str) -> bytes:
+    """Text to the caller's charset; characters it cannot hold become character references."""
+    return text.encode(python_codec(label), errors="xmlcharrefreplace")

@@ -1,0 +1,84 @@
+"""JSON over HTTP: the modern side, and seed 002's envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from bridge.codecs import charset
+from bridge.codecs.base import Decoder, Inbound, ParseOptions, Rendered, error_tree
+from bridge.errors import BadRequest, BridgeError
+from bridge.paths import Path
+from bridge.types import Tree
+
+
+def loads(data: bytes, label: str = "utf-8") -> Any:
+    """JSON bytes to a tree; malformed JSON is BadRequest with line and column."""
+    try:
+        if charset.python_codec(label) == "utf-8":
+            return orjson.loads(data)
+        return orjson.loads(charset.decode(data, label))
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+                         code="malformed_json",
+                         detail={"line": exc.lineno, "column": exc.colno}) from None
+
+
+def dumps(tree: Tree, label: str = "UTF-8") -> bytes:
+    data = orjson.dumps(tree, option=orjson.OPT_NON_STR_KEYS)
+    if charset.python_codec(label) == "utf-8":
+        return data
+    return data.decode("utf-8").encode(charset.python_codec(label))
+
+
+def list_fixer(paths: list[str]) -> Any:
+    """Make declared paths lists: one item becomes [item], a missing one [] where its parent is."""
+    compiled = [Path(p) for p in paths]
+
+    def fix(tree: Tree) -> Tree:
+        for path in compiled:
+            for parent in path.parents(tree):
+                value = parent.get(path.key)
+                if value is None or value == "":
+                    parent[path.key] = []
+                elif not isinstance(value, list):
+                    parent[path.key] = [value]
+        return tree
+    return fix
+
+
+class JsonCodec:
+    name = "json"
+
+    def accepts(self, media_type: str) -> bool:
+        return "xml" not in media_type and not media_type.startswith("multipart/")
+
+    def bare(self, content_type: str) -> Inbound:
+        return Inbound("json", "UTF-8", "application/json")
+
+    def parse(self, data: bytes, media_type: str, header_charset: str | None,
+              opts: ParseOptions) -> Inbound:
+        label = header_charset or ("utf-8" if opts.route_charset == "auto" else opts.route_charset)
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        doc = loads(data, label)
+        return Inbound("json", charset.canonical_label(label), "application/json", doc=doc)
+
+    def decoder(self, inbound_cfg: Any, max_depth: int) -> Decoder:
+        fix = list_fixer(inbound_cfg.lists) if inbound_cfg.lists else None
+
+        def decode(inb: Inbound) -> tuple[Tree, str | None]:
+            return (fix(inb.doc) if fix else inb.doc), None
+        return decode
+
+    def render(self, tree: Tree, inbound: Inbound, *, root: str, namespace: str | None,
+               operation: str | None = None) -> Rendered:
+        return Rendered(dumps(tree, inbound.charset), f"application/json; charset={inbound.charset.lower()}")
+
+    def render_error(self, err: BridgeError, inbound: Inbound, *, tree: Tree | None,
+                     root: str | None, namespace: str | None) -> Rendered:
+        if tree is None:
+            tree = {"error": error_tree(err)}
+        return Rendered(dumps(tree, inbound.charset),
+                        f"application/json; charset={inbound.charset.lower()}", err.status)

@@ -1,0 +1,62 @@
+"""Plain XML over HTTP: the legacy HIS's favourite (seed 001's referral servlet)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.codecs import charset, xmltree
+from bridge.codecs.base import Decoder, Inbound, ParseOptions, Rendered, error_tree
+from bridge.errors import BridgeError
+from bridge.types import Tree
+
+_NOT_XML = ("application/json", "multipart/")
+
+
+def media_for_reply(media_type: str) -> str:
+    return media_type if "xml" in media_type else "application/xml"
+
+
+def parse_document(data: bytes, header_charset: str | None, opts: ParseOptions) -> tuple[Any, str, bool]:
+    """Charset resolution + safe parse: (root element, caller's charset label, repaired?)."""
+    label = charset.resolve(data, header_charset, opts.route_charset, xml=True)
+    if charset.python_codec(label) == "utf-8":
+        root, repaired = xmltree.parse(data, recover=opts.recover)
+    else:
+        root, repaired = xmltree.parse(charset.decode(data, label), recover=opts.recover)
+    return root, charset.canonical_label(label), repaired
+
+
+class XmlCodec:
+    name = "xml"
+
+    def accepts(self, media_type: str) -> bool:
+        return not media_type.startswith(_NOT_XML)
+
+    def bare(self, content_type: str) -> Inbound:
+        return Inbound("xml", "UTF-8", media_for_reply(content_type))
+
+    def parse(self, data: bytes, media_type: str, header_charset: str | None,
+              opts: ParseOptions) -> Inbound:
+        root, label, repaired = parse_document(data, header_charset, opts)
+        return Inbound("xml", label, media_for_reply(media_type), doc=root,
+                       key=xmltree.local(root.tag), recovered=repaired)
+
+    def decoder(self, inbound_cfg: Any, max_depth: int) -> Decoder:
+        index = xmltree.build_list_index(inbound_cfg.lists)
+
+        def decode(inb: Inbound) -> tuple[Tree, str | None]:
+            return xmltree.element_to_tree(inb.doc, index, max_depth=max_depth), inb.key
+        return decode
+
+    def render(self, tree: Tree, inbound: Inbound, *, root: str, namespace: str | None,
+               operation: str | None = None) -> Rendered:
+        body = xmltree.tree_to_xml(tree, root, encoding=inbound.charset, namespace=namespace)
+        return Rendered(body, f"{inbound.media_type}; charset={inbound.charset}")
+
+    def render_error(self, err: BridgeError, inbound: Inbound, *, tree: Tree | None,
+                     root: str | None, namespace: str | None) -> Rendered:
+        if tree is None:
+            tree, root = error_tree(err), "error"
+        body = xmltree.tree_to_xml(tree, root or inbound.key or "error", encoding=inbound.charset,
+                                   namespace=namespace)
+        return Rendered(body, f"{inbound.media_type}; charset={inbound.charset}", err.status)

@@ -1,0 +1,208 @@
+"""XML bytes <-> body tree (DESIGN §2), with a parser that cannot be turned against us.
+
+The parser never loads a DTD, never resolves entities, never touches the network; a document
+that declares a DTD or entities is refused before parsing (XXE and billion laughs are
+impossible, not just unlikely). Depth is bounded while converting.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lxml import etree
+
+from bridge.errors import BadRequest, StepFailed
+from bridge.placeholders import fmt
+from bridge.types import Tree
+
+MAX_DEPTH = 100
+
+#: name -> (always a list?, index of children)
+ListIndex = dict[str, tuple[bool, "ListIndex"]]
+
+_STRICT = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                          dtd_validation=False, huge_tree=False, remove_comments=True,
+                          remove_pis=True, strip_cdata=True)
+_RECOVER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           dtd_validation=False, huge_tree=False, remove_comments=True,
+                           remove_pis=True, strip_cdata=True, recover=True)
+_DECL_TEXT = re.compile(r"^\s*<\?xml[^>]*\?>")
+_DECL_BYTES = re.compile(rb"^(\xef\xbb\xbf)?\s*<\?xml[^>]*\?>")
+# Legacy breakage seen in the seeds: `</ mzzycxbz >` and `<MediCardType>01<MediCardType>`.
+_SPACED_END = re.compile(r"</\s+([\w.\-:]+)\s*>")
+_UNCLOSED = re.compile(r"<([\w.\-:]+)>([^<]*)<\1>")
+
+
+def build_list_index(paths: list[str] | tuple[str, ...] | frozenset[str]) -> ListIndex:
+    """``["WorkInfo.Record", "bespeak"]`` -> nested index used while converting."""
+    index: ListIndex = {}
+    for path in paths:
+        node = index
+        parts = path.split(".")
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            is_list, child = node.get(part, (False, {}))
+            node[part] = (is_list or last, child)
+            node = child
+    return index
+
+
+def _refuse_dtd(text: str | bytes) -> None:
+    probe = text[:65536] if isinstance(text, str) else text[:65536].decode("latin-1")
+    if "<!DOCTYPE" in probe or "<!ENTITY" in probe or "<!doctype" in probe.lower():
+        idx = probe.lower().find("<!doctype")
+        idx = idx if idx >= 0 else probe.find("<!ENTITY")
+        line = probe.count("\n", 0, max(idx, 0)) + 1
+        raise BadRequest(f"XML DTDs and entity declarations are not accepted (line {line})",
+                         code="dtd_refused")
+
+
+def parse(text: str | bytes, *, recover: bool = False) -> tuple[Any, bool]:
+    """Parse a whole document; returns (root element, repaired?).
+
+    ``bytes`` must be UTF-8 (any declaration is overridden); other charsets are decoded to
+    ``str`` first (see bridge.codecs.charset). Malformed input is BadRequest with line:column.
+    """
+    _refuse_dtd(text)
+    if isinstance(text, str):
+        source: str | bytes = _DECL_TEXT.sub(lambda m: " " * len(m.group(0)), text, count=1)
+    else:
+        source = _DECL_BYTES.sub(lambda m: b" " * len(m.group(0)), text, count=1)
+    try:
+        root = etree.fromstring(source, _STRICT)
+        if root is None:
+            raise BadRequest("empty XML document", code="malformed_xml")
+        return root, False
+    except etree.XMLSyntaxError as exc:
+        if not recover:
+            raise _syntax_error(exc) from None
+        first = exc
+    if isinstance(source, bytes):
+        try:
+            source = source.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _syntax_error(first) from None
+    repaired = _UNCLOSED.sub(r"<\1>\2</\1>", _SPACED_END.sub(r"</\1>", source))
+    try:
+        root = etree.fromstring(repaired, _RECOVER)
+    except etree.XMLSyntaxError:
+        root = None
+    if root is None:
+        raise _syntax_error(first) from None
+    return root, True
+
+
+def _syntax_error(exc: etree.XMLSyntaxError) -> BadRequest:
+    line, col = exc.position if exc.position else (exc.lineno, 0)
+    msg = exc.msg or str(exc)
+    msg = re.sub(r",? line \d+, column \d+$", "", msg)
+    return BadRequest(f"malformed XML at line {line}, column {col}: {msg}", code="malformed_xml",
+                      detail={"line": line, "column": col})
+
+
+def local(tag: str) -> str:
+    return tag[tag.index("}") + 1:] if tag[0] == "{" else tag
+
+
+def element_to_tree(el: Any, index: ListIndex | None = None, *, empty: Any = "",
+                    max_depth: int = MAX_DEPTH, depth: int = 0) -> Tree:
+    """One element's content as a tree (the element's own name is not a key)."""
+    if depth > max_depth:
+        raise BadRequest(f"XML nested deeper than {max_depth} levels (line {el.sourceline})",
+                         code="too_deep")
+    attrib = el.attrib
+    children = [c for c in el if isinstance(c.tag, str)]
+    if not children and not attrib and not (index and any(v[0] for v in index.values())):
+        text = el.text
+        return text if text and not text.isspace() else empty
+    node: dict[str, Any] = {}
+    for k, v in attrib.items():
+        node["@" + local(k)] = v
+    text = el.text
+    if text and not text.isspace():
+        node["#text"] = text
+    for child in children:
+        key = local(child.tag)
+        sub = index.get(key) if index else None
+        value = element_to_tree(child, sub[1] if sub else None, empty=empty,
+                                max_depth=max_depth, depth=depth + 1)
+        if sub is not None and sub[0]:
+            node.setdefault(key, []).append(value)
+        elif key in node:
+            existing = node[key]
+            if isinstance(existing, list):
+                existing.append(value)
+            else:
+                node[key] = [existing, value]
+        else:
+            node[key] = value
+    if index:
+        for key, (is_list, _) in index.items():
+            if is_list and key not in node:
+                node[key] = []
+    return node
+
+
+def xml_to_tree(data: bytes | str, *, lists: frozenset[tuple[str, ...]] | ListIndex | list[str] = frozenset(),
+                recover: bool = False) -> tuple[str, Tree]:
+    """Parse a document: (root element name, tree)."""
+    if isinstance(lists, dict):
+        index = lists
+    else:
+        index = build_list_index([".".join(p) if isinstance(p, tuple) else p for p in lists])
+    root, _ = parse(data, recover=recover)
+    return local(root.tag), element_to_tree(root, index)
+
+
+def tree_to_element(tree: Tree, root: str, namespace: str | None = None) -> Any:
+    """A tree as an lxml element named ``root`` (namespace applied to every element)."""
+    qn = (lambda name: f"{{{namespace}}}{name}") if namespace else (lambda name: name)
+    try:
+        el = etree.Element(qn(root), nsmap={None: namespace} if namespace else None)
+        _fill(el, tree, qn)
+    except ValueError as exc:
+        raise StepFailed(f"cannot encode the body as XML: {exc}", code="encode_error") from None
+    return el
+
+
+def _fill(el: Any, value: Any, qn: Any) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _add(el, key, item, qn)
+    elif isinstance(value, list):
+        raise ValueError("a list cannot be the content of an element without a name")
+    elif value is not None:
+        el.text = fmt(value)
+
+
+def _add(parent: Any, key: str, value: Any, qn: Any) -> None:
+    if isinstance(value, list):
+        for item in value:
+            _add(parent, key, item, qn)
+    elif key[:1] == "@":
+        parent.set(key[1:], fmt(value))
+    elif key == "#text":
+        parent.text = fmt(value)
+    else:
+        _fill(etree.SubElement(parent, qn(key)), value, qn)
+
+
+def serialize(el: Any, *, encoding: str = "utf-8", declaration: bool = True) -> bytes:
+    """Serialize with a declaration that names ``encoding`` exactly as given."""
+    from bridge.codecs import charset
+
+    codec = charset.python_codec(encoding)
+    if codec == "utf-8":
+        body = etree.tostring(el, encoding="UTF-8", xml_declaration=False)
+        head = f'<?xml version="1.0" encoding="{encoding}"?>\n'.encode() if declaration else b""
+        return head + body
+    text = etree.tostring(el, encoding="unicode")
+    head = f'<?xml version="1.0" encoding="{encoding}"?>\n' if declaration else ""
+    return charset.encode(head + text, encoding)
+
+
+def tree_to_xml(tree: Tree, root: str, *, encoding: str = "utf-8", declaration: bool = True,
+                namespace: str | None = None) -> bytes:
+    return serialize(tree_to_element(tree, root, namespace), encoding=encoding,
+                     declaration=declaration)

@@ -1,0 +1,111 @@
+"""Dotted paths into the body tree (``WorkInfo.Record.WorkId``), compiled once.
+
+A list met on the way is traversed, so an operation applies to every item. A purely numeric
+part indexes a list (``items.0.name``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+MISSING: Any = object()
+
+
+class Path:
+    __slots__ = ("text", "parts")
+
+    def __init__(self, text: str) -> None:
+        if not text or any(p == "" for p in text.split(".")):
+            raise ValueError(f"invalid path {text!r}")
+        self.text = text
+        self.parts: tuple[str, ...] = tuple(text.split("."))
+
+    def __repr__(self) -> str:
+        return f"Path({self.text!r})"
+
+    def parents(self, tree: Any, create: bool = False) -> Iterator[dict[str, Any]]:
+        """Every dict that holds (or, with ``create``, should hold) the last part."""
+        yield from _parents(tree, self.parts[:-1], create)
+
+    @property
+    def key(self) -> str:
+        return self.parts[-1]
+
+    def get(self, tree: Any, default: Any = MISSING) -> Any:
+        """The value at the path; through lists, the list of values found (flattened one level)."""
+        return _get(tree, self.parts, default)
+
+    def exists(self, tree: Any) -> bool:
+        return self.get(tree) is not MISSING
+
+    def values(self, tree: Any) -> Iterator[Any]:
+        """Every value found at the path (each list item separately where lists are met)."""
+        key = self.key
+        for parent in self.parents(tree):
+            if key in parent:
+                yield parent[key]
+
+    def set(self, tree: Any, value: Any) -> None:
+        """Set the value, creating missing dicts on the way; in lists, on every item."""
+        key = self.key
+        for parent in self.parents(tree, create=True):
+            parent[key] = value
+
+    def update(self, tree: Any, fn: Callable[[Any], Any]) -> None:
+        """Replace each value present at the path by ``fn(value)``."""
+        key = self.key
+        for parent in self.parents(tree):
+            if key in parent:
+                parent[key] = fn(parent[key])
+
+    def delete(self, tree: Any) -> None:
+        key = self.key
+        for parent in self.parents(tree):
+            parent.pop(key, None)
+
+
+def _parents(node: Any, parts: tuple[str, ...], create: bool) -> Iterator[dict[str, Any]]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _parents(item, parts, create)
+        return
+    if not isinstance(node, dict):
+        return
+    if not parts:
+        yield node
+        return
+    head, rest = parts[0], parts[1:]
+    child = node.get(head, MISSING)
+    if child is MISSING or child is None or child == "":
+        if not create:
+            return
+        child = node[head] = {}
+    yield from _parents(child, rest, create)
+
+
+def _get(node: Any, parts: tuple[str, ...], default: Any) -> Any:
+    for i, part in enumerate(parts):
+        if isinstance(node, dict):
+            node = node.get(part, MISSING)
+            if node is MISSING:
+                return default
+        elif isinstance(node, list):
+            if part.isdigit():
+                idx = int(part)
+                if idx >= len(node):
+                    return default
+                node = node[idx]
+            else:
+                found = []
+                for item in node:
+                    v = _get(item, parts[i:], MISSING)
+                    if v is MISSING:
+                        continue
+                    if isinstance(v, list):
+                        found.extend(v)
+                    else:
+                        found.append(v)
+                return found if found else default
+        else:
+            return default
+    return node

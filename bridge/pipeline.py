@@ -1,0 +1,72 @@
+"""A pipeline: named steps compiled from routes.yaml, run by a visible for-loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from bridge.config.loader import Problems, did_you_mean
+from bridge.errors import BridgeError, StepFailed
+from bridge.message import Message
+from bridge.registry import STEPS, BuildContext, load_builtin_steps
+from bridge.types import Step
+
+log = structlog.get_logger("bridge.pipeline")
+
+
+class Pipeline:
+    __slots__ = ("steps", "route", "_errors")
+
+    def __init__(self, steps: list[tuple[str, Step]], route: str, step_errors: Any) -> None:
+        self.steps = steps
+        self.route = route
+        self._errors = step_errors
+
+    def __bool__(self) -> bool:
+        return bool(self.steps)
+
+    def __call__(self, msg: Message) -> Message:
+        for name, step in self.steps:
+            try:
+                msg = step(msg)
+            except BridgeError:
+                self._errors.labels(self.route, name).inc()
+                raise
+            except Exception as exc:
+                self._errors.labels(self.route, name).inc()
+                log.error("step_crashed", route=self.route, step=name, error_type=type(exc).__name__,
+                          request_id=msg.meta.get("request_id"), exc_info=True)
+                raise StepFailed(f"step {name!r} failed on this message", code="step_failed") from None
+        return msg
+
+
+def compile_steps(items: list[Any], loc: tuple[Any, ...], ctx: BuildContext,
+                  problems: Problems) -> list[tuple[str, Step]]:
+    """Validate and build each `- name: config` item; report problems at their positions."""
+    from pydantic import ValidationError
+
+    load_builtin_steps()
+    out: list[tuple[str, Step]] = []
+    for i, item in enumerate(items):
+        iloc = loc + (i,)
+        if isinstance(item, str) and item in STEPS:
+            item = {item: None}
+        if not isinstance(item, dict) or len(item) != 1:
+            problems.add(iloc, "a step is a mapping with one key, the step name, e.g. `- case: snake`")
+            continue
+        (name, raw), = item.items()
+        spec = STEPS.get(name)
+        if spec is None:
+            problems.add(iloc + (name,), f"unknown step {name!r}{did_you_mean(name, STEPS)}", at_key=True)
+            continue
+        try:
+            cfg = spec.model.model_validate(raw)
+        except ValidationError as exc:
+            problems.add_validation(exc, iloc + (name,), spec.model)
+            continue
+        try:
+            out.append((name, spec.build(cfg, ctx)))
+        except (ValueError, OSError, ImportError) as exc:
+            problems.add(iloc + (name,), str(exc))
+    return out

@@ -1,0 +1,310 @@
+"""A validated config compiled into ready callables: paths -> dispatch -> routes -> targets.
+
+Nothing here walks config per request: matchers are dict lookups, pipelines are lists of
+callables, encoders and decoders are closures made once. A Runtime is immutable once built, so
+a reload can swap it atomically.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from bridge.codecs import CODECS
+from bridge.codecs.base import Inbound, InboundCodec, ParseOptions, Rendered
+from bridge.config.loader import Loaded, Problems, did_you_mean
+from bridge.config.models import RouteConfig, SuccessRule
+from bridge.connectors.encode import Encoder, make_encoder, make_reply_decoder
+from bridge.connectors.http import HttpTarget
+from bridge.errors import BridgeError, NoRoute, UpstreamError
+from bridge.message import Message
+from bridge.observability.metrics import Metrics
+from bridge.paths import MISSING, Path
+from bridge.pipeline import Pipeline, compile_steps
+from bridge.placeholders import Render, compile_tree, fmt
+from bridge.registry import BuildContext
+from bridge.types import Tree
+
+
+def make_success_check(rule: SuccessRule | None) -> Callable[[Tree], None] | None:
+    """A business-level success rule: a 200 whose body says failure raises UpstreamError."""
+    if rule is None:
+        return None
+    path = Path(rule.path)
+    message = Path(rule.message) if rule.message else None
+    if rule.equals is not None:
+        want = fmt(rule.equals)
+        ok: Callable[[Any], bool] = lambda v: fmt(v) == want  # noqa: E731
+        desc = f"{rule.path} = {want}"
+    elif rule.not_equals is not None:
+        bad = fmt(rule.not_equals)
+        ok = lambda v: v is not MISSING and fmt(v) != bad  # noqa: E731
+        desc = f"{rule.path} != {bad}"
+    elif rule.in_ is not None:
+        allowed = {fmt(x) for x in rule.in_}
+        ok = lambda v: fmt(v) in allowed  # noqa: E731
+        desc = f"{rule.path} in {sorted(allowed)}"
+    else:
+        bound, greater = (rule.gt, True) if rule.gt is not None else (rule.lt, False)
+
+        def ok(v: Any) -> bool:
+            try:
+                num = float(v)
+            except (TypeError, ValueError):
+                return False
+            return num > bound if greater else num < bound  # type: ignore[operator]
+        desc = f"{rule.path} {'>' if greater else '<'} {bound:g}"  # type: ignore[str-format]
+
+    def check(tree: Tree) -> None:
+        value = path.get(tree)
+        if ok(value):
+            return
+        text = message.get(tree) if message else MISSING
+        if text is MISSING or text in (None, ""):
+            text = f"the target reported failure ({rule.path} = {fmt(value) or 'missing'}, expected {desc})"
+        raise UpstreamError(str(text), code="upstream_rejected")
+    return check
+
+
+def _uses_request(*templates: Any) -> bool:
+    return "request" in repr(templates)
+
+
+@dataclass(eq=False)
+class Route:
+    name: str
+    config: RouteConfig
+    codec: InboundCodec
+    decode: Callable[[Inbound], tuple[Tree, str | None]]
+    pipeline: Pipeline
+    target: HttpTarget
+    encode: Encoder
+    decode_reply: Callable[[bytes, str, str | None], tuple[Tree, str | None]]
+    success: Callable[[Tree], None] | None
+    reply_pipeline: Pipeline
+    error_template: Render | None
+    secrets: Mapping[str, str]
+    keep_request: bool
+    out_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def recover(self) -> bool:
+        return self.config.inbound.recover
+
+    def message(self, inb: Inbound, headers: Mapping[str, str], request_id: str) -> Message:
+        body, root = self.decode(inb)
+        meta = {"request_id": request_id, "route": self.name, "root": root or inb.key,
+                "operation": inb.key if inb.format == "soap" else None, "charset": inb.charset,
+                "now": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
+        request = copy.deepcopy(body) if self.keep_request else None
+        return Message(body, headers=headers, meta=meta, request=request, secrets=self.secrets)
+
+    async def handle(self, inb: Inbound, msg: Message) -> Rendered:
+        out = self.config.outbound
+        msg = self.pipeline(msg)
+        data, headers = self.encode(msg)
+        headers = {**self.out_headers, **headers, "X-Request-ID": msg.meta["request_id"]}
+        started = time.perf_counter()
+        reply = await self.target.call(out.method, out.path, data, headers, idempotent=out.idempotent)
+        msg.meta["upstream_status"] = reply.status
+        msg.meta["upstream_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        tree, _ = (self.decode_reply(reply.body, reply.media_type, reply.charset)
+                   if reply.status < 500 or reply.body else ({}, None))
+        if reply.status >= 400:
+            message = f"target {self.target.name} answered HTTP {reply.status}"
+            if self.config.outbound.success and self.config.outbound.success.message:
+                found = Path(self.config.outbound.success.message).get(tree)
+                if found not in (MISSING, None, ""):
+                    message += f": {found}"
+            raise UpstreamError(message, code="upstream_status")
+        if self.success is not None:
+            self.success(tree)
+        msg.body = tree
+        msg = self.reply_pipeline(msg)
+        reply_cfg = self.config.reply
+        root = (reply_cfg.root if reply_cfg and reply_cfg.root else None) or msg.meta["root"] or "reply"
+        ns = reply_cfg.namespace if reply_cfg else None
+        if inb.format == "soap":
+            soap = self.config.inbound.soap
+            return self.codec.render(msg.body, inb, root=root, namespace=ns or (soap.namespace if soap else None),
+                                     operation=inb.key, reply_param=soap.reply_param if soap else None)  # type: ignore[call-arg]
+        return self.codec.render(msg.body, inb, root=root, namespace=ns, operation=None)
+
+    def render_error(self, err: BridgeError, inb: Inbound, msg: Message | None) -> Rendered:
+        errors = self.config.errors
+        tree: Tree | None = None
+        if self.error_template is not None:
+            emsg = Message(msg.body if msg else None, meta=msg.meta if msg else {"route": self.name},
+                           request=msg.request if msg else None, error=err.as_tree(),
+                           secrets=self.secrets)
+            tree = self.error_template(emsg)
+        root = (errors.root if errors and errors.root else None) or (msg.meta["root"] if msg else None) or inb.key
+        rendered = self.codec.render_error(err, inb, tree=tree, root=root, namespace=None)
+        if errors and errors.status and inb.format != "soap":
+            return Rendered(rendered.body, rendered.content_type, errors.status)
+        return rendered
+
+
+@dataclass(eq=False)
+class PathDispatch:
+    """All routes sharing one path: parse once, pick the route by its match."""
+
+    path: str
+    format: str
+    codec: InboundCodec
+    routes: list[Route]
+    by_key: dict[str, Route]
+    by_field: list[tuple[Path, set[str], Route]]
+    fallback: Route | None
+    parse_options: ParseOptions
+    strict_options: ParseOptions
+
+    def select(self, inb: Inbound) -> Route:
+        if inb.key is not None and inb.key in self.by_key:
+            return self.by_key[inb.key]
+        for path, values, route in self.by_field:
+            if fmt(path.get(inb.doc)) in values:
+                return route
+        if self.fallback is not None:
+            return self.fallback
+        raise NoRoute(self._no_route_message(inb))
+
+    def _no_route_message(self, inb: Inbound) -> str:
+        if self.by_key:
+            what = "SOAP operation" if self.format == "soap" else "root element"
+            return (f"no route on {self.path} for {what} <{inb.key}>; expected one of: "
+                    + ", ".join(sorted(self.by_key)))
+        fields = ", ".join(f"{p.text} in {sorted(v)}" for p, v, _ in self.by_field)
+        return f"no route on {self.path} matches this message; expected {fields}"
+
+
+@dataclass(eq=False)
+class Runtime:
+    loaded: Loaded
+    metrics: Metrics
+    targets: dict[str, HttpTarget]
+    paths: dict[str, PathDispatch]
+    routes: list[Route]
+
+    @property
+    def config(self) -> Any:
+        return self.loaded.config
+
+
+def compile_runtime(loaded: Loaded, metrics: Metrics) -> Runtime:
+    """Build every route; raise ConfigError listing every problem with its position."""
+    cfg = loaded.config
+    problems: Problems = loaded.problems
+    targets = {name: HttpTarget(name, t, metrics) for name, t in cfg.targets.items()}
+    routes: list[Route] = []
+    names: set[str] = set()
+    for i, rc in enumerate(cfg.routes):
+        loc = ("routes", i)
+        if rc.name in names:
+            problems.add(loc + ("name",), f"route name {rc.name!r} is used twice")
+        names.add(rc.name)
+        route = _compile_route(rc, loc, loaded, targets, metrics, problems)
+        if route is not None:
+            routes.append(route)
+    paths = _dispatch_table(routes, cfg, problems)
+    problems.raise_if_any()
+    metrics.prepare([r.name for r in routes], list(targets))
+    return Runtime(loaded, metrics, targets, paths, routes)
+
+
+def _compile_route(rc: RouteConfig, loc: tuple[Any, ...], loaded: Loaded,
+                   targets: dict[str, HttpTarget], metrics: Metrics, problems: Problems) -> Route | None:
+    cfg = loaded.config
+    ctx = BuildContext(base_dir=loaded.base_dir, route=rc.name, secrets=cfg.secrets)
+    inbound, out = rc.inbound, rc.outbound
+    bad = len(problems.lines)
+    target = targets.get(out.target)
+    if target is None:
+        problems.add(loc + ("outbound", "target"),
+                     f"unknown target {out.target!r}{did_you_mean(out.target, targets)}"
+                     + ("" if targets else " (no targets are defined)"))
+    if out.delivery == "queued":
+        problems.add(loc + ("outbound", "delivery"), "queued delivery is not available in this "
+                     "version yet; use delivery: sync")
+    if inbound.auth.type != "none":
+        problems.add(loc + ("inbound", "auth", "type"), f"auth type {inbound.auth.type!r} is not "
+                     "available in this version yet")
+    if out.format == "soap" and not (out.soap and out.soap.operation):
+        problems.add(loc + ("outbound",), "format: soap needs soap: {operation: ...}")
+    if inbound.match is not None:
+        kinds = {"xml": "root", "soap": "operation", "json": "field", "form": "field"}
+        want = kinds[inbound.format]
+        got = next(k for k in ("root", "operation", "field") if getattr(inbound.match, k) is not None)
+        if got != want:
+            problems.add(loc + ("inbound", "match"), f"a {inbound.format} route matches by {want}, not {got}")
+    for li, lpath in enumerate(inbound.lists):
+        _check_path(lpath, loc + ("inbound", "lists", li), problems)
+    pipeline = compile_steps(rc.pipeline, loc + ("pipeline",), ctx, problems)
+    reply_steps = compile_steps(rc.reply.pipeline if rc.reply else [], loc + ("reply", "pipeline"), ctx, problems)
+    error_template = compile_tree(rc.errors.template) if rc.errors and rc.errors.template is not None else None
+    if len(problems.lines) > bad or target is None:
+        return None
+    codec = CODECS[inbound.format]
+    return Route(
+        name=rc.name, config=rc, codec=codec,
+        decode=codec.decoder(inbound, cfg.server.max_depth),
+        pipeline=Pipeline(pipeline, rc.name, metrics.step_errors),
+        target=target, encode=make_encoder(out), decode_reply=make_reply_decoder(out),
+        success=make_success_check(out.success),
+        reply_pipeline=Pipeline(reply_steps, rc.name, metrics.step_errors),
+        error_template=error_template, secrets=cfg.secrets,
+        keep_request=_uses_request(rc.reply.pipeline if rc.reply else None,
+                                   rc.errors.template if rc.errors else None),
+        out_headers={**target.cfg.headers, **out.headers},
+    )
+
+
+def _check_path(text: str, loc: tuple[Any, ...], problems: Problems) -> None:
+    try:
+        Path(text)
+    except ValueError as exc:
+        problems.add(loc, str(exc))
+
+
+def _dispatch_table(routes: list[Route], cfg: Any, problems: Problems) -> dict[str, PathDispatch]:
+    index = {id(rc): i for i, rc in enumerate(cfg.routes)}
+    grouped: dict[str, list[Route]] = {}
+    for route in routes:
+        grouped.setdefault(route.config.inbound.path, []).append(route)
+    table: dict[str, PathDispatch] = {}
+    for path, group in grouped.items():
+        fmt_ = group[0].config.inbound.format
+        by_key: dict[str, Route] = {}
+        by_field: list[tuple[Path, set[str], Route]] = []
+        fallback: Route | None = None
+        for route in group:
+            loc = ("routes", index[id(route.config)], "inbound")
+            if route.config.inbound.format != fmt_:
+                problems.add(loc + ("format",), f"routes sharing {path} must share one format "
+                             f"({group[0].name} uses {fmt_})")
+                continue
+            m = route.config.inbound.match
+            if m is None:
+                if fallback is not None:
+                    problems.add(loc, f"routes {fallback.name} and {route.name} share {path} and "
+                                 "neither has a match:")
+                fallback = route
+            elif m.root or m.operation:
+                key = (m.root or m.operation)  # type: ignore[assignment]
+                if key in by_key:
+                    problems.add(loc + ("match",), f"{by_key[key].name} already matches {key!r} on {path}")
+                by_key[key] = route
+            elif m.field:
+                values = {fmt(v) for v in (m.in_ if m.in_ is not None else [m.equals])}
+                by_field.append((Path(m.field), values, route))
+        server = cfg.server
+        charsets = {r.config.inbound.charset for r in group}
+        route_charset = group[0].config.inbound.charset if len(charsets) == 1 else "auto"
+        table[path] = PathDispatch(
+            path, fmt_, CODECS[fmt_], group, by_key, by_field, fallback,
+            ParseOptions(route_charset, any(r.recover for r in group), server.max_depth),
+            ParseOptions(route_charset, False, server.max_depth))
+    return table

@@ -1,0 +1,11 @@
+"""The few types every module shares."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Union
+
+#: A node of the body tree (DESIGN §2): dicts, lists, strings, and JSON scalars.
+Tree = Union[dict[str, Any], list[Any], str, int, float, bool, None]
+
+#: A pipeline step: a plain callable on a Message that returns the Message.
+Step = Callable[["Message"], "Message"]  # noqa: F821  (forward ref, see bridge.message)
