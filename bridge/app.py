@@ -83,6 +83,7 @@ class Handler:
             inflight = metrics.inflight.labels(route.name)
             inflight.inc()
             msg = route.message(inb, request.headers, request_id)
+            log.debug("request_body", route=route.name, request_id=request_id, body=msg.body)
             rendered = await route.handle(inb, msg)
             outcome = "ok"
         except BridgeError as exc:

@@ -1,0 +1,16 @@
+"""Built-in pipeline steps, one module each; importing this package registers them all."""
+
+from bridge.steps import (  # noqa: F401
+    case,
+    coerce,
+    date,
+    drop,
+    embed,
+    map_values,
+    python,
+    rename,
+    require,
+    set,
+    template,
+    wrap,
+)

@@ -1,0 +1,110 @@
+"""``date``: reformat date strings (``20240816`` -> ``2024-08-16``).
+
+Formats are checked when the config loads (a format that cannot read back what it writes is a
+typo); a value that does not match is the caller's error, naming the field and the format.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from bridge.errors import ValidationFailed
+from bridge.message import Message
+from bridge.paths import Path
+from bridge.placeholders import fmt
+from bridge.registry import BuildContext, Example, StepConfig, register_step
+from bridge.steps._common import PathText, as_list, each_scalar, is_empty
+from bridge.types import Step
+
+_PROBE = datetime(2001, 12, 23, 14, 35, 56)
+
+
+def _check_format(text: str) -> str:
+    if "%" not in text:
+        raise ValueError(f"{text!r} has no % directive (e.g. %Y%m%d)")
+    try:
+        datetime.strptime(_PROBE.strftime(text), text)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a usable date format: {exc}") from None
+    return text
+
+
+class DateConfig(StepConfig):
+    fields: list[PathText] = Field(min_length=1, description="paths of the date values")
+    from_: list[str] = Field(alias="from", min_length=1, description=(
+        "strptime format of the input; a list tries each in order"))
+    to: str = Field(description="strftime format of the output")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists(cls, raw: Any) -> Any:
+        if isinstance(raw, dict):
+            raw = dict(raw)
+            for k in ("fields", "from"):
+                if k in raw:
+                    raw[k] = as_list(raw[k])
+        return raw
+
+    @field_validator("from_")
+    @classmethod
+    def _froms(cls, v: list[str]) -> list[str]:
+        return [_check_format(f) for f in v]
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, v: str) -> str:
+        return _check_format(v)
+
+
+def reformat(path: str, froms: list[str], to: str) -> Any:
+    expected = " or ".join(froms)
+
+    def apply(value: Any) -> Any:
+        if is_empty(value):
+            return value
+        text = fmt(value).strip()
+        for f in froms:
+            try:
+                return datetime.strptime(text, f).strftime(to)
+            except ValueError:
+                continue
+        raise ValidationFailed(f"date: {path}: {value!r} does not match {expected}",
+                               detail={"field": path, "expected": expected})
+
+    return apply
+
+
+class Reformat:
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: list[tuple[Path, Any]]) -> None:
+        self.fields = fields
+
+    def __call__(self, msg: Message) -> Message:
+        for path, fn in self.fields:
+            path.update(msg.body, fn)
+        return msg
+
+
+@register_step("date", DateConfig, examples=[
+    Example(title="compact legacy dates to ISO, empty values left alone",
+            config={"fields": ["birth_date", "bookings.booking_date"], "from": "%Y%m%d",
+                    "to": "%Y-%m-%d"},
+            input={"birth_date": "19820821",
+                   "bookings": [{"booking_date": "20240816"}, {"booking_date": ""}]},
+            output={"birth_date": "1982-08-21",
+                    "bookings": [{"booking_date": "2024-08-16"}, {"booking_date": ""}]}),
+    Example(title="several accepted input formats",
+            config={"fields": ["start"], "from": ["%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"],
+                    "to": "%Y%m%d%H%M%S"},
+            input={"start": "2024-08-16 18:23:01"}, output={"start": "20240816182301"}),
+    Example(title="a date in the wrong format is the caller's error",
+            config={"fields": ["birth_date"], "from": "%Y%m%d", "to": "%Y-%m-%d"},
+            input={"birth_date": "1982-08-21"}, error="ValidationFailed"),
+])
+def build(cfg: DateConfig, ctx: BuildContext) -> Step:
+    """Reformat date strings at paths from one strptime format to another."""
+    return Reformat([(Path(p), each_scalar(reformat(p, cfg.from_, cfg.to))) for p in cfg.fields])

@@ -1,0 +1,52 @@
+"""Test doubles that ship with the package: run a bridge on loopback against real simulators.
+
+    async with running_bridge("routes.yaml", env={"REFERRAL_URL": sim.url}) as bridge:
+        async with aiohttp.ClientSession() as s:
+            await s.post(bridge.url + "/referral/api/SxzzAppServlet", data=xml)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator, Mapping
+
+from aiohttp import web
+
+from bridge.app import build_app
+from bridge.config import load
+from bridge.observability.metrics import Metrics
+from bridge.runtime import Runtime, compile_runtime
+
+
+def load_runtime(config: str | Path, env: Mapping[str, str] | None = None) -> Runtime:
+    """Load and compile a config; ``env`` overrides the process environment for ``${VAR}``."""
+    merged = {**os.environ, **(env or {})}
+    return compile_runtime(load(config, merged), Metrics())
+
+
+@dataclass
+class RunningBridge:
+    url: str
+    port: int
+    app: web.Application
+    runtime: Runtime
+
+
+@contextlib.asynccontextmanager
+async def running_bridge(config: str | Path, env: Mapping[str, str] | None = None,
+                         host: str = "127.0.0.1") -> AsyncIterator[RunningBridge]:
+    """A real bridge on an ephemeral loopback port, torn down on exit."""
+    runtime = load_runtime(config, env)
+    app = build_app(runtime)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2)
+    await runner.setup()
+    site = web.TCPSite(runner, host, 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        yield RunningBridge(f"http://{host}:{port}", port, app, runtime)
+    finally:
+        await runner.cleanup()
