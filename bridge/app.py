@@ -89,7 +89,7 @@ class Handler:
         except BridgeError as exc:
             err = exc
             outcome = exc.outcome
-            rendered = self.render_error(exc, inb, route, msg)
+            rendered = self.render_error(exc, inb, route or dispatch.error_route, msg)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug: log it fully, answer without details
@@ -97,7 +97,7 @@ class Handler:
                       route=route.name if route else None, exc_info=True)
             err = BridgeError("internal error; see the bridge log for request " + request_id)
             outcome = "rejected"
-            rendered = self.render_error(err, inb, route, msg)
+            rendered = self.render_error(err, inb, route or dispatch.error_route, msg)
             del exc
         finally:
             if inflight is not None:
@@ -184,5 +184,6 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
-    app.router.add_route("*", "/{tail:.*}", Handler(app))
+    # the bound coroutine method, not the instance: aiohttp deprecates non-async handlers
+    app.router.add_route("*", "/{tail:.*}", Handler(app).__call__)
     return app

@@ -162,6 +162,12 @@ class PathDispatch:
     parse_options: ParseOptions
     strict_options: ParseOptions
 
+    @property
+    def error_route(self) -> Route:
+        """Whose `errors:` answer failures before a route is chosen (bad body, no match):
+        the catch-all route if there is one, else the first route on the path."""
+        return self.fallback or self.routes[0]
+
     def select(self, inb: Inbound) -> Route:
         if inb.key is not None and inb.key in self.by_key:
             return self.by_key[inb.key]
@@ -198,10 +204,14 @@ def compile_runtime(loaded: Loaded, metrics: Metrics) -> Runtime:
     """Build every route; raise ConfigError listing every problem with its position."""
     cfg = loaded.config
     problems: Problems = loaded.problems
-    targets = {name: HttpTarget(name, t, metrics) for name, t in cfg.targets.items()}
+    # With a partially valid config (loader.load(partial=True)) invalid targets and routes are
+    # None: already reported, skipped here, their names still known.
+    targets = {name: HttpTarget(name, t, metrics) for name, t in cfg.targets.items() if t is not None}
     routes: list[Route] = []
     names: set[str] = set()
     for i, rc in enumerate(cfg.routes):
+        if rc is None:
+            continue
         loc = ("routes", i)
         if rc.name in names:
             problems.add(loc + ("name",), f"route name {rc.name!r} is used twice")
@@ -222,10 +232,10 @@ def _compile_route(rc: RouteConfig, loc: tuple[Any, ...], loaded: Loaded,
     inbound, out = rc.inbound, rc.outbound
     bad = len(problems.lines)
     target = targets.get(out.target)
-    if target is None:
+    if target is None and out.target not in cfg.targets:
         problems.add(loc + ("outbound", "target"),
-                     f"unknown target {out.target!r}{did_you_mean(out.target, targets)}"
-                     + ("" if targets else " (no targets are defined)"))
+                     f"unknown target {out.target!r}{did_you_mean(out.target, cfg.targets)}"
+                     + ("" if cfg.targets else " (no targets are defined)"))
     if out.delivery == "queued":
         problems.add(loc + ("outbound", "delivery"), "queued delivery is not available in this "
                      "version yet; use delivery: sync")
