@@ -21,7 +21,7 @@ def _load_runtime(path: str) -> Any:
     from bridge.observability.metrics import Metrics
     from bridge.runtime import compile_runtime
 
-    return compile_runtime(load(path), Metrics())
+    return compile_runtime(load(path, partial=True), Metrics())
 
 
 def _config_errors(exc: ConfigError) -> int:

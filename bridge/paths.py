@@ -48,24 +48,67 @@ class Path:
     def set(self, tree: Any, value: Any) -> None:
         """Set the value, creating missing dicts on the way; in lists, on every item."""
         key = self.key
+        lists = self._indexed(tree)
+        for items in lists:
+            items[int(key)] = value
+        if lists:
+            return
         for parent in self.parents(tree, create=True):
             parent[key] = value
 
     def update(self, tree: Any, fn: Callable[[Any], Any]) -> None:
         """Replace each value present at the path by ``fn(value)``."""
         key = self.key
+        lists = self._indexed(tree)
+        for items in lists:
+            items[int(key)] = fn(items[int(key)])
+        if lists:
+            return
         for parent in self.parents(tree):
             if key in parent:
                 parent[key] = fn(parent[key])
 
     def delete(self, tree: Any) -> None:
         key = self.key
+        lists = self._indexed(tree)
+        for items in lists:
+            del items[int(key)]
+        if lists:
+            return
         for parent in self.parents(tree):
             parent.pop(key, None)
+
+    def _indexed(self, tree: Any) -> list[list[Any]]:
+        """For a path ending in an index (``items.0``): the lists that hold that index."""
+        if not self.key.isdigit():
+            return []
+        idx = int(self.key)
+        return [node for node in _nodes(tree, self.parts[:-1])
+                if isinstance(node, list) and idx < len(node)]
+
+
+def _nodes(node: Any, parts: tuple[str, ...]) -> Iterator[Any]:
+    """Every node at ``parts`` (lists met on the way traversed; a final list yielded whole)."""
+    if not parts:
+        yield node
+    elif isinstance(node, list):
+        if parts[0].isdigit():
+            if int(parts[0]) < len(node):
+                yield from _nodes(node[int(parts[0])], parts[1:])
+        else:
+            for item in node:
+                yield from _nodes(item, parts)
+    elif isinstance(node, dict) and parts[0] in node:
+        yield from _nodes(node[parts[0]], parts[1:])
 
 
 def _parents(node: Any, parts: tuple[str, ...], create: bool) -> Iterator[dict[str, Any]]:
     if isinstance(node, list):
+        if parts and parts[0].isdigit():   # `items.0.name`: that item only
+            idx = int(parts[0])
+            if idx < len(node):
+                yield from _parents(node[idx], parts[1:], create)
+            return
         for item in node:
             yield from _parents(item, parts, create)
         return

@@ -9,6 +9,7 @@ GBK characters all the time.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 
 from bridge.errors import BadRequest, UnsupportedMediaType
@@ -74,6 +75,23 @@ def decode(data: bytes, label: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+@functools.lru_cache(maxsize=4096)
+def _gbk_safe(ch: str) -> str:
+    """A character as a GBK caller can read it: GB18030 spends four bytes on what GBK lacks."""
+    return ch if len(ch.encode("gb18030")) == 2 else f"&#{ord(ch)};"
+
+
 def encode(text: str, label: str) -> bytes:
-    """Text to the caller's charset; characters it cannot hold become character references."""
-    return text.encode(python_codec(label), errors="xmlcharrefreplace")
+    """Text to the caller's charset; characters it cannot hold become character references.
+
+    GBK and GB2312 are written with GB18030's two-byte part only: a character outside it (an
+    emoji, a rare CJK extension character) becomes ``&#N;``, never a four-byte GB18030 sequence
+    that a GBK decoder cannot read.
+    """
+    name = python_codec(label)
+    if name == "gb18030" and label.strip().lower() != "gb18030":
+        text = _NON_ASCII.sub(lambda m: _gbk_safe(m.group()), text)
+    return text.encode(name, errors="xmlcharrefreplace")

@@ -48,14 +48,44 @@ def build_list_index(paths: list[str] | tuple[str, ...] | frozenset[str]) -> Lis
     return index
 
 
+_ANY_DTD = re.compile(r"<!(?:[Dd][Oo][Cc][Tt][Yy][Pp][Ee]|ENTITY)")
+
+
 def _refuse_dtd(text: str | bytes) -> None:
-    probe = text[:65536] if isinstance(text, str) else text[:65536].decode("latin-1")
-    if "<!DOCTYPE" in probe or "<!ENTITY" in probe or "<!doctype" in probe.lower():
-        idx = probe.lower().find("<!doctype")
-        idx = idx if idx >= 0 else probe.find("<!ENTITY")
-        line = probe.count("\n", 0, max(idx, 0)) + 1
-        raise BadRequest(f"XML DTDs and entity declarations are not accepted (line {line})",
-                         code="dtd_refused")
+    """Refuse a document whose prolog holds a DOCTYPE (or any other ``<!`` declaration).
+
+    A DTD is only legal in the prolog, which may be any length (comments, PIs, whitespace), so
+    the whole prolog is walked, never just the first bytes; ``<!DOCTYPE`` later on, in CDATA or
+    text, is data (an HTML report in a CDATA section) and is left to the parser.
+    """
+    if isinstance(text, str):
+        ws, bom, pi, pi_end, com, com_end, decl, nl = (
+            " \t\r\n", "\ufeff", "<?", "?>", "<!--", "-->", "<!", "\n")
+    else:
+        ws, bom, pi, pi_end, com, com_end, decl, nl = (  # type: ignore[assignment]
+            b" \t\r\n", b"\xef\xbb\xbf", b"<?", b"?>", b"<!--", b"-->", b"<!", b"\n")
+    i, n = (len(bom) if text.startswith(bom) else 0), len(text)  # type: ignore[arg-type]
+    while i < n:
+        while i < n and text[i:i + 1] in ws:  # type: ignore[operator]
+            i += 1
+        if text.startswith(pi, i):  # type: ignore[arg-type]
+            end = text.find(pi_end, i + 2)  # type: ignore[arg-type]
+        elif text.startswith(com, i):  # type: ignore[arg-type]
+            end = text.find(com_end, i + 4)  # type: ignore[arg-type]
+        elif text.startswith(decl, i):  # type: ignore[arg-type]
+            line = text.count(nl, 0, i) + 1  # type: ignore[arg-type]
+            raise BadRequest(f"XML DTDs and entity declarations are not accepted (line {line})",
+                             code="dtd_refused")
+        elif text.startswith(decl[:1], i):  # type: ignore[arg-type]
+            return                              # the root element: the prolog is over
+        else:                                   # junk before the root: be conservative
+            if _ANY_DTD.search(text.decode("latin-1") if isinstance(text, bytes) else text):
+                raise BadRequest("XML DTDs and entity declarations are not accepted",
+                                 code="dtd_refused")
+            return
+        if end < 0:
+            return                              # unterminated: the parser reports it
+        i = end + 2 if text.startswith(pi, i) else end + 3  # type: ignore[arg-type]
 
 
 def parse(text: str | bytes, *, recover: bool = False) -> tuple[Any, bool]:

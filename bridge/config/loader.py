@@ -81,9 +81,13 @@ class Problems:
         line, col = self.marks.find(loc, prefer_key=at_key)
         self.lines.append((line, col, f"{self.filename}:{line}:{col}: {dotted(loc)}: {message}"))
 
-    def add_validation(self, exc: ValidationError, prefix: Loc, model: type[BaseModel]) -> None:
+    def add_validation(self, exc: ValidationError, prefix: Loc, model: type[BaseModel],
+                       skip: Iterable[Loc] = ()) -> None:
+        skip = set(skip)
         for err in exc.errors(include_url=False):
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            if prefix + loc in skip and err["type"] not in ("extra_forbidden", "missing"):
+                continue  # already reported (e.g. an unset ${VAR} left this value empty)
             if err["type"] == "extra_forbidden":
                 key = loc[-1]
                 hint = did_you_mean(key, model_fields_at(model, loc[:-1]))
@@ -92,7 +96,7 @@ class Problems:
                 self.add(prefix + loc, "required key is missing", at_key=True)
             else:
                 msg = err["msg"].removeprefix("Value error, ")
-                if err["type"] in ("literal_error",) or "input" not in err:
+                if err["type"] in ("literal_error",) or "input" not in err or ", got " in msg:
                     self.add(prefix + loc, msg)
                 else:
                     self.add(prefix + loc, f"{msg} (got {_short(err['input'])})")
@@ -120,8 +124,15 @@ class Loaded:
         return self.path.parent
 
 
-def load(path: str | Path, env: Mapping[str, str] | None = None) -> Loaded:
-    """Read and validate; raises ConfigError listing every problem found so far."""
+def load(path: str | Path, env: Mapping[str, str] | None = None, *, partial: bool = False) -> Loaded:
+    """Read and validate; raises ConfigError listing every problem found.
+
+    YAML-level problems (duplicate keys, unset variables) and validation problems are reported
+    together. With ``partial``, validation problems do not raise here: the returned config holds
+    the parts that are valid (an invalid route is ``None`` in ``routes``, an invalid target
+    ``None`` in ``targets``) so bridge.runtime can add its own cross-checks to the same list
+    before raising.
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -137,11 +148,39 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> Loaded:
         problems.lines.append((1, 1, f"{path}:1:1: (top): the file is empty"))
     if data is not None and not isinstance(data, dict):
         problems.add((), "expected a mapping with version, targets and routes")
-    problems.raise_if_any()
+    if not isinstance(data, dict):
+        problems.raise_if_any()
     try:
         config = BridgeConfig.model_validate(data)
     except ValidationError as exc:
-        problems.add_validation(exc, (), BridgeConfig)
-        problems.raise_if_any()
-        raise
+        problems.add_validation(exc, (), BridgeConfig, skip=(yp.loc for yp in yproblems))
+        if not partial:
+            problems.raise_if_any()
+        config = _partial_config(data)
+    else:
+        if not partial:
+            problems.raise_if_any()
     return Loaded(config, data, p.resolve(), problems)
+
+
+def _valid(model: Any, value: Any) -> Any:
+    try:
+        return model.model_validate(value)
+    except ValidationError:
+        return None
+
+
+def _partial_config(data: dict[Any, Any]) -> BridgeConfig:
+    """The valid parts of an invalid config, positions kept (invalid items become None)."""
+    from bridge.config.models import RouteConfig, TargetConfig
+
+    sections = {k: v for k, v in data.items() if k in BridgeConfig.model_fields
+                and k not in ("targets", "routes") and _valid(BridgeConfig, {k: v}) is not None}
+    config = BridgeConfig.model_validate(sections)
+    targets = data.get("targets")
+    if isinstance(targets, dict):
+        config.targets = {str(k): _valid(TargetConfig, v) for k, v in targets.items()}
+    routes = data.get("routes")
+    if isinstance(routes, list):
+        config.routes = [_valid(RouteConfig, r) for r in routes]
+    return config
