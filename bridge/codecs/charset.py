@@ -79,19 +79,16 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 @functools.lru_cache(maxsize=4096)
-def _gbk_safe(ch: str) -> str:
-    """A character as a GBK caller can read it: GB18030 spends four bytes on what GBK lacks."""
-    return ch if len(ch.encode("gb18030")) == 2 else f"&#{ord(ch)};"
-
-
 def encode(text: str, label: str) -> bytes:
     """Text to the caller's charset; characters it cannot hold become character references.
 
-    GBK and GB2312 are written with GB18030's two-byte part only: a character outside it (an
-    emoji, a rare CJK extension character) becomes ``&#N;``, never a four-byte GB18030 sequence
-    that a GBK decoder cannot read.
+    Reading is lenient (GB2312 and GBK as GB18030), writing is strict: a GB2312 caller gets only
+    GB2312 bytes and a GBK caller only GBK bytes, so its own decoder never chokes on our reply.
     """
-    name = python_codec(label)
-    if name == "gb18030" and label.strip().lower() != "gb18030":
-        text = _NON_ASCII.sub(lambda m: _gbk_safe(m.group()), text)
+    low = label.strip().lower()
+    name = _STRICT_GB.get(low) or python_codec(label)
     return text.encode(name, errors="xmlcharrefreplace")
+
+
+_STRICT_GB = {"gb2312": "gb2312", "euc-cn": "gb2312", "gb_2312-80": "gb2312", "gbk": "gbk",
+              "cp936": "gbk", "x-gbk": "gbk", "ms936": "gbk", "windows-936": "gbk"}

@@ -103,7 +103,7 @@ def parse(text: str | bytes, *, recover: bool = False) -> tuple[Any, bool]:
         root = etree.fromstring(source, _STRICT)
         if root is None:
             raise BadRequest("empty XML document", code="malformed_xml")
-        return root, False
+        return _no_doctype(root), False
     except etree.XMLSyntaxError as exc:
         if not recover:
             raise _syntax_error(exc) from None
@@ -120,7 +120,14 @@ def parse(text: str | bytes, *, recover: bool = False) -> tuple[Any, bool]:
         root = None
     if root is None:
         raise _syntax_error(first) from None
-    return root, True
+    return _no_doctype(root), True
+
+
+def _no_doctype(root: Any) -> Any:
+    """Defence in depth: whatever the prolog scan missed, a parsed DTD is still refused."""
+    if root.getroottree().docinfo.doctype:
+        raise BadRequest("XML DTDs and entity declarations are not accepted", code="dtd_refused")
+    return root
 
 
 def _syntax_error(exc: etree.XMLSyntaxError) -> BadRequest:
