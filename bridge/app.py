@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-import uuid
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 
 import aiohttp
 import structlog
 from aiohttp import web
 
-from bridge.codecs.base import Inbound, Rendered
-from bridge.errors import BadRequest, BridgeError, TooLarge, Unavailable, UnsupportedMediaType
+from bridge.errors import TooLarge
+from bridge.exchange import Incoming, exchange
 from bridge.observability.metrics import Metrics
-from bridge.runtime import PathDispatch, Route, Runtime
+from bridge.runtime import PathDispatch, Runtime
 
 log = structlog.get_logger("bridge")
+
 
 class Current:
     """The live Runtime; a reload replaces it in one assignment (the app itself is frozen)."""
@@ -55,78 +53,12 @@ class Handler:
         return await self.handle(request, runtime, dispatch)
 
     async def handle(self, request: web.Request, runtime: Runtime, dispatch: PathDispatch) -> web.Response:
-        started = time.perf_counter()
-        metrics = runtime.metrics
-        request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
-        raw_ct = request.headers.get("Content-Type", "")
-        media = raw_ct.split(";", 1)[0].strip().lower()
-        codec = dispatch.codec
-        inb: Inbound = codec.bare(raw_ct)
-        route: Route | None = None
-        msg = None
-        err: BridgeError | None = None
-        inflight = None
-        try:
-            if self.app[STATE].get("draining"):
-                raise Unavailable("the bridge is shutting down", code="draining")
-            if media and not codec.accepts(media):
-                raise UnsupportedMediaType(f"{dispatch.format} expected on {dispatch.path}, got Content-Type {media}")
-            data = await read_limited(request, runtime.config.server.max_body)
-            if not data.strip():
-                raise BadRequest("empty request body", code="empty_body")
-            inb = codec.parse(data, media, request.charset, dispatch.parse_options)
-            route = dispatch.select(inb)
-            if inb.recovered:
-                if not route.recover:
-                    codec.parse(data, media, request.charset, dispatch.strict_options)
-                metrics.xml_recovered.labels(route.name).inc()
-            inflight = metrics.inflight.labels(route.name)
-            inflight.inc()
-            msg = route.message(inb, request.headers, request_id)
-            log.debug("request_body", route=route.name, request_id=request_id, body=msg.body)
-            rendered = await route.handle(inb, msg)
-            outcome = "ok"
-        except BridgeError as exc:
-            err = exc
-            outcome = exc.outcome
-            rendered = self.render_error(exc, inb, route or dispatch.error_route, msg)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bug: log it fully, answer without details
-            log.error("internal_error", request_id=request_id, path=request.path,
-                      route=route.name if route else None, exc_info=True)
-            err = BridgeError("internal error; see the bridge log for request " + request_id)
-            outcome = "rejected"
-            rendered = self.render_error(err, inb, route or dispatch.error_route, msg)
-            del exc
-        finally:
-            if inflight is not None:
-                inflight.dec()
-        name = route.name if route else "unmatched"
-        elapsed = time.perf_counter() - started
-        metrics.requests.labels(name, outcome).inc()
-        metrics.request_duration.labels(name).observe(elapsed)
-        meta = msg.meta if msg is not None else {}
-        fields: dict[str, Any] = {
-            "route": name, "outcome": outcome, "status": rendered.status,
-            "duration_ms": round(elapsed * 1000, 2), "request_id": request_id,
-            "path": request.path, "upstream_status": meta.get("upstream_status"),
-            "upstream_ms": meta.get("upstream_ms")}
-        if err is not None:
-            fields["error_code"], fields["error"] = err.code, err.message
-        log.info("request", **fields)
-        return web.Response(status=rendered.status, body=rendered.body,
-                            headers={"Content-Type": rendered.content_type, "X-Request-ID": request_id})
+        async def read(limit: int) -> bytes:
+            return await read_limited(request, limit)
 
-    @staticmethod
-    def render_error(err: BridgeError, inb: Inbound, route: Route | None, msg: Any) -> Rendered:
-        try:
-            if route is not None:
-                return route.render_error(err, inb, msg)
-        except BridgeError:
-            pass  # the errors template itself failed: fall back to the default body
-        from bridge.codecs import CODECS
-        return CODECS[inb.format].render_error(err, inb, tree=None, root=None, namespace=None)
+        incoming = Incoming(request.path, request.headers, read, request.content_length, request.remote)
+        out = await exchange(runtime, dispatch, incoming, draining=self.app[STATE]["draining"])
+        return web.Response(status=out.status, body=out.body, headers=out.headers)
 
 
 async def read_limited(request: web.Request, limit: int) -> bytes:

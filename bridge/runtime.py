@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from bridge.auth import build as build_auth
 from bridge.codecs import CODECS
 from bridge.codecs.base import Inbound, InboundCodec, ParseOptions, Rendered
 from bridge.config.loader import Loaded, Problems, did_you_mean
@@ -89,6 +90,7 @@ class Route:
     secrets: Mapping[str, str]
     keep_request: bool
     out_headers: dict[str, str] = field(default_factory=dict)
+    auth: Callable[[Message, str | None], None] | None = None
 
     @property
     def recover(self) -> bool:
@@ -239,9 +241,10 @@ def _compile_route(rc: RouteConfig, loc: tuple[Any, ...], loaded: Loaded,
     if out.delivery == "queued":
         problems.add(loc + ("outbound", "delivery"), "queued delivery is not available in this "
                      "version yet; use delivery: sync")
-    if inbound.auth.type != "none":
-        problems.add(loc + ("inbound", "auth", "type"), f"auth type {inbound.auth.type!r} is not "
-                     "available in this version yet")
+    try:
+        auth = build_auth(inbound.auth, cfg.secrets)
+    except ValueError as exc:
+        problems.add(loc + ("inbound", "auth"), str(exc))
     if out.format == "soap" and not (out.soap and out.soap.operation):
         problems.add(loc + ("outbound",), "format: soap needs soap: {operation: ...}")
     if inbound.match is not None:
@@ -269,6 +272,7 @@ def _compile_route(rc: RouteConfig, loc: tuple[Any, ...], loaded: Loaded,
         keep_request=_uses_request(rc.reply.pipeline if rc.reply else None,
                                    rc.errors.template if rc.errors else None),
         out_headers={**target.cfg.headers, **out.headers},
+        auth=auth,
     )
 
 

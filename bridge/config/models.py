@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bridge.auth import AuthConfig, NoAuth
 
 from bridge.config.units import Duration, Size
 
@@ -92,11 +94,6 @@ class MatchConfig(Model):
         return self
 
 
-class AuthConfig(Model):
-    type: Literal["none", "api_key", "basic", "json_fields", "ip_allow"] = "none"
-    model_config = ConfigDict(extra="allow")
-
-
 class InboundConfig(Model):
     path: str
     format: Format
@@ -104,7 +101,7 @@ class InboundConfig(Model):
     lists: list[str] = Field(default_factory=list, description="dotted paths that are always lists")
     charset: str = "auto"
     recover: bool = False
-    auth: AuthConfig = Field(default_factory=AuthConfig)
+    auth: Annotated[AuthConfig, Field(discriminator="type")] = Field(default_factory=NoAuth)
     soap: SoapOptions | None = None
 
     @field_validator("path")

@@ -14,7 +14,8 @@ from typing import Callable
 from aiohttp import web
 
 #: Modules that register the built-in simulators; the one list to extend.
-_BUILTIN = ("bridge.sim.referral",)
+#: Modules of this package that are helpers, not simulators.
+_HELPERS = {"base", "fields"}
 
 SHUTDOWN_TIMEOUT = 1.0   # s; a closing sim waits ~2x this for in-flight (delayed) requests
 
@@ -49,9 +50,15 @@ def register_sim(name: str, *, default_port: int,
 
 
 def load_builtin_sims() -> dict[str, SimSpec]:
-    """Import the built-in simulator modules so each registers itself."""
-    for module in _BUILTIN:
-        importlib.import_module(module)
+    """Import every simulator module of this package so each registers itself.
+
+    Adding a simulator is adding a module: nothing else needs editing.
+    """
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        if info.name not in _HELPERS and not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
     return SIMULATORS
 
 

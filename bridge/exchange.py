@@ -1,0 +1,144 @@
+"""One request through the bridge, independent of the HTTP server that carried it.
+
+The aiohttp handler (bridge.app) and `bridge test` (no network) both call ``exchange``:
+read (bounded) -> parse -> dispatch -> auth -> route -> render, observed in metrics and logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Mapping
+
+import structlog
+
+from bridge.codecs import CODECS
+from bridge.codecs.base import Inbound, Rendered
+from bridge.errors import BadRequest, BridgeError, TooLarge, Unavailable, UnsupportedMediaType
+from bridge.message import Message
+from bridge.runtime import PathDispatch, Route, Runtime
+
+log = structlog.get_logger("bridge")
+
+
+@dataclass(slots=True)
+class Incoming:
+    path: str
+    headers: Mapping[str, str]
+    read: Callable[[int], Awaitable[bytes]]   # read(limit): the body, TooLarge past limit
+    content_length: int | None = None
+    remote: str | None = None
+
+
+@dataclass(slots=True)
+class Outgoing:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    route: str = "unmatched"
+    outcome: str = "ok"
+
+
+def split_content_type(raw: str) -> tuple[str, str | None]:
+    """``text/xml; charset="GBK"`` -> (``text/xml``, ``GBK``)."""
+    media, _, params = raw.partition(";")
+    charset = None
+    if params:
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "charset":
+                charset = value.strip().strip('"').strip("'") or None
+    return media.strip().lower(), charset
+
+
+def bytes_reader(data: bytes) -> Callable[[int], Awaitable[bytes]]:
+    """A reader over a body already in memory (for `bridge test` and embedding)."""
+    async def read(limit: int) -> bytes:
+        if len(data) > limit:
+            raise TooLarge(f"request body of {len(data)} bytes exceeds max_body ({limit} bytes)")
+        return data
+    return read
+
+
+async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming, *,
+                   draining: bool = False) -> Outgoing:
+    started = time.perf_counter()
+    metrics = runtime.metrics
+    request_id = incoming.headers.get("X-Request-ID") or uuid.uuid4().hex
+    raw_ct = incoming.headers.get("Content-Type", "")
+    media, header_charset = split_content_type(raw_ct)
+    codec = dispatch.codec
+    inb: Inbound = codec.bare(raw_ct)
+    route: Route | None = None
+    msg: Message | None = None
+    err: BridgeError | None = None
+    inflight = None
+    try:
+        if draining:
+            raise Unavailable("the bridge is shutting down", code="draining")
+        if media and not codec.accepts(media):
+            raise UnsupportedMediaType(f"{dispatch.format} expected on {dispatch.path}, "
+                                       f"got Content-Type {media}")
+        limit = runtime.config.server.max_body
+        if incoming.content_length is not None and incoming.content_length > limit:
+            raise TooLarge(f"request body of {incoming.content_length} bytes exceeds max_body "
+                           f"({limit} bytes)")
+        data = await incoming.read(limit)
+        if not data.strip():
+            raise BadRequest("empty request body", code="empty_body")
+        inb = codec.parse(data, media, header_charset, dispatch.parse_options)
+        route = dispatch.select(inb)
+        if inb.recovered:
+            if not route.recover:
+                codec.parse(data, media, header_charset, dispatch.strict_options)
+            metrics.xml_recovered.labels(route.name).inc()
+        inflight = metrics.inflight.labels(route.name)
+        inflight.inc()
+        msg = route.message(inb, incoming.headers, request_id)
+        if route.auth is not None:
+            route.auth(msg, incoming.remote)
+        log.debug("request_body", route=route.name, request_id=request_id, body=msg.body)
+        rendered = await route.handle(inb, msg)
+        outcome = "ok"
+    except BridgeError as exc:
+        err = exc
+        outcome = exc.outcome
+        rendered = render_error(exc, inb, route or dispatch.error_route, msg)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # a bug: log it fully, answer without details
+        log.error("internal_error", request_id=request_id, path=incoming.path,
+                  route=route.name if route else None, exc_info=True)
+        err = BridgeError("internal error; see the bridge log for request " + request_id)
+        outcome = "rejected"
+        rendered = render_error(err, inb, route or dispatch.error_route, msg)
+    finally:
+        if inflight is not None:
+            inflight.dec()
+    name = route.name if route else "unmatched"
+    elapsed = time.perf_counter() - started
+    metrics.requests.labels(name, outcome).inc()
+    metrics.request_duration.labels(name).observe(elapsed)
+    meta = msg.meta if msg is not None else {}
+    fields: dict[str, Any] = {
+        "route": name, "outcome": outcome, "status": rendered.status,
+        "duration_ms": round(elapsed * 1000, 2), "request_id": request_id,
+        "path": incoming.path, "upstream_status": meta.get("upstream_status"),
+        "upstream_ms": meta.get("upstream_ms")}
+    if err is not None:
+        fields["error_code"], fields["error"] = err.code, err.message
+    log.info("request", **fields)
+    return Outgoing(rendered.status, rendered.body,
+                    {"Content-Type": rendered.content_type, "X-Request-ID": request_id},
+                    name, outcome)
+
+
+def render_error(err: BridgeError, inb: Inbound, route: Route | None, msg: Message | None) -> Rendered:
+    try:
+        if route is not None:
+            return route.render_error(err, inb, msg)
+    except BridgeError:
+        pass  # the errors template itself failed: fall back to the default body
+    return CODECS[inb.format].render_error(err, inb, tree=None, root=None, namespace=None)
