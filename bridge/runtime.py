@@ -30,6 +30,41 @@ from bridge.registry import BuildContext
 from bridge.types import Tree
 
 
+class Meta(dict):  # type: ignore[type-arg]
+    """Message metadata; the clock values are computed only when a template reads them.
+
+    ``now``: ISO 8601 with offset; ``datetime``: ``YYYY-MM-DD HH:MM:SS`` local (TOP gateways,
+    most HIS); ``date``: ``YYYYMMDD``; ``epoch_ms``: milliseconds since the epoch. All read one
+    clock reading per message.
+    """
+
+    _CLOCK = {
+        "now": lambda t: t.isoformat(timespec="seconds"),
+        "datetime": lambda t: t.strftime("%Y-%m-%d %H:%M:%S"),
+        "date": lambda t: t.strftime("%Y%m%d"),
+        "epoch_ms": lambda t: int(t.timestamp() * 1000),
+    }
+
+    def _clock(self, key: str) -> Any:
+        t = dict.get(self, "_t")
+        if t is None:
+            t = self["_t"] = dt.datetime.now().astimezone()
+        value = self[key] = self._CLOCK[key](t)
+        return value
+
+    def __missing__(self, key: str) -> Any:
+        if key in self._CLOCK:
+            return self._clock(key)
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        if key in self:
+            return dict.__getitem__(self, key)
+        if key in self._CLOCK:
+            return self._clock(key)
+        return default
+
+
 def make_success_check(rule: SuccessRule | None) -> Callable[[Tree], None] | None:
     """A business-level success rule: a 200 whose body says failure raises UpstreamError."""
     if rule is None:
@@ -98,9 +133,8 @@ class Route:
 
     def message(self, inb: Inbound, headers: Mapping[str, str], request_id: str) -> Message:
         body, root = self.decode(inb)
-        meta = {"request_id": request_id, "route": self.name, "root": root or inb.key,
-                "operation": inb.key if inb.format == "soap" else None, "charset": inb.charset,
-                "now": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
+        meta = Meta(request_id=request_id, route=self.name, root=root or inb.key,
+                    operation=inb.key if inb.format == "soap" else None, charset=inb.charset)
         request = copy.deepcopy(body) if self.keep_request else None
         return Message(body, headers=headers, meta=meta, request=request, secrets=self.secrets)
 
