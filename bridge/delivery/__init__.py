@@ -1,0 +1,29 @@
+"""Durable delivery: the message journal and queue (`store:`), and the workers that drain it.
+
+The Store interface (bridge.delivery.base) is small on purpose so a distributed backend
+(NATS JetStream, PostgreSQL) can implement it; SQLite in WAL mode is the embedded default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bridge.delivery.base import Record, Store
+from bridge.delivery.sqlite import SqliteStore
+
+
+def open_store(url: str, base_dir: Path) -> Store:
+    """``sqlite:///rel/path.db`` (relative to the config's directory), ``sqlite:////abs.db``,
+    ``sqlite://:memory:`` for throwaway runs."""
+    if url.startswith("sqlite://"):
+        rest = url[len("sqlite://"):]
+        if rest in (":memory:", "/:memory:"):
+            return SqliteStore(":memory:")
+        if not rest.startswith("/"):
+            raise ValueError(f"expected sqlite:///relative.db or sqlite:////absolute.db, got {url!r}")
+        path = Path(rest[1:]) if rest.startswith("//") else base_dir / rest[1:]
+        return SqliteStore(str(path))
+    raise ValueError(f"unsupported store {url!r}: use sqlite:///path.db")
+
+
+__all__ = ["Record", "Store", "SqliteStore", "open_store"]
