@@ -8,6 +8,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from bridge.codecs import wsdl
 from bridge.errors import TooLarge
 from bridge.exchange import Incoming, exchange
 from bridge.observability.metrics import Metrics
@@ -47,7 +48,7 @@ class Handler:
         if dispatch is None:
             return web.Response(status=404, body=_PLAIN_404, content_type="application/json")
         if request.method == "GET" and "wsdl" in {k.lower() for k in request.query}:
-            return web.Response(status=404, text="WSDL is not available yet\n")
+            return wsdl_view(request, dispatch)
         if request.method != "POST":
             return web.Response(status=405, headers={"Allow": "POST"})
         return await self.handle(request, runtime, dispatch)
@@ -59,6 +60,17 @@ class Handler:
         incoming = Incoming(request.path, request.headers, read, request.content_length, request.remote)
         out = await exchange(runtime, dispatch, incoming, draining=self.app[STATE]["draining"])
         return web.Response(status=out.status, body=out.body, headers=out.headers)
+
+
+def wsdl_view(request: web.Request, dispatch: PathDispatch) -> web.Response:
+    """GET PATH?wsdl: the path's WSDL, addressed to the URL the client called (DESIGN §3)."""
+    try:
+        doc = wsdl.document_for(dispatch)
+    except wsdl.NoWsdl as exc:
+        return web.json_response({"error": {"status": 404, "code": "no_wsdl", "message": str(exc)}},
+                                 status=404)
+    address = wsdl.request_address(request.headers, request.scheme, request.host, request.path)
+    return web.Response(body=doc.render(address), headers={"Content-Type": "text/xml; charset=utf-8"})
 
 
 async def read_limited(request: web.Request, limit: int) -> bytes:

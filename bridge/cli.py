@@ -1,4 +1,4 @@
-"""Command line (DESIGN §5): serve, check, routes, schema, sim; test, wsdl and replay later."""
+"""Command line (DESIGN §5): serve, check, routes, schema, sim, test, wsdl; replay later."""
 
 from __future__ import annotations
 
@@ -181,6 +181,42 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_wsdl(args: argparse.Namespace) -> int:
+    from bridge.codecs import wsdl
+
+    try:
+        runtime = _load_runtime(args.config)
+    except ConfigError as exc:
+        return _config_errors(exc)
+    dispatch = runtime.paths.get(args.path)
+    if dispatch is None:
+        soap = sorted(p for p, d in runtime.paths.items() if d.format == "soap")
+        print(f"no routes on {args.path}; SOAP paths: {', '.join(soap) or 'none'}", file=sys.stderr)
+        return 1
+    try:
+        doc = wsdl.document_for(dispatch)
+    except wsdl.NoWsdl as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    address = args.address
+    if not address:
+        host, port = resolve_listen(None, runtime.config.server.listen)
+        host = "localhost" if host in ("0.0.0.0", "::", "") else host
+        address = f"http://{f'[{host}]' if ':' in host else host}:{port}{args.path}"
+    sys.stdout.buffer.write(doc.render(address))
+    sys.stdout.flush()
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """Route test cases (bridge.routetest); request logs are silenced, errors go to stderr."""
+    from bridge.observability.logging import configure
+    from bridge.routetest import main as run_tests
+
+    configure("error", stream=sys.stderr)
+    return run_tests(args.config, args.cases, sys.stdout, sys.stderr)
+
+
 def cmd_later(args: argparse.Namespace) -> int:
     print(f"bridge {args.command}: not available in this version yet", file=sys.stderr)
     return 2
@@ -208,7 +244,15 @@ def parser() -> argparse.ArgumentParser:
     sm.add_argument("names", nargs="*", metavar="NAME")
     sm.add_argument("--listen", help="HOST[:PORT] (PORT only with one NAME)")
     sm.set_defaults(func=cmd_sim)
-    for name in ("test", "wsdl", "replay"):
+    w = with_config(sub.add_parser("wsdl", help="WSDL of the SOAP routes sharing PATH"))
+    w.add_argument("path", metavar="PATH")
+    w.add_argument("--address", help="service address in the document (default: from the listen address)")
+    w.set_defaults(func=cmd_wsdl)
+    t = with_config(sub.add_parser("test", help="run route test cases against fake targets, no network"))
+    t.add_argument("cases", nargs="*", metavar="CASES",
+                   help="case files or folders (default: tests/routes/*.yaml beside the config)")
+    t.set_defaults(func=cmd_test)
+    for name in ("replay",):
         sp = with_config(sub.add_parser(name, help="not available yet"))
         sp.add_argument("rest", nargs="*")
         sp.set_defaults(func=cmd_later)
