@@ -28,6 +28,7 @@ from bridge.pipeline import Pipeline, compile_steps
 from bridge.placeholders import Render, compile_tree, fmt
 from bridge.registry import BuildContext
 from bridge.types import Tree
+from bridge.xsd import schema_lists
 
 
 class Meta(dict):  # type: ignore[type-arg]
@@ -65,12 +66,29 @@ class Meta(dict):  # type: ignore[type-arg]
         return default
 
 
+def first_found(paths: list[str]) -> Callable[[Tree], Any]:
+    """The first of ``paths`` holding a non-empty value, else MISSING.
+
+    Gateways put their message in different places for different failures (TOP: ``sub_msg``
+    for business errors, only ``msg`` for a bad signature), so ``message:`` may list several.
+    """
+    compiled = [Path(p) for p in paths]
+
+    def read(tree: Tree) -> Any:
+        for path in compiled:
+            value = path.get(tree)
+            if value not in (MISSING, None, ""):
+                return value
+        return MISSING
+    return read
+
+
 def make_success_check(rule: SuccessRule | None) -> Callable[[Tree], None] | None:
     """A business-level success rule: a 200 whose body says failure raises UpstreamError."""
     if rule is None:
         return None
     path = Path(rule.path)
-    message = Path(rule.message) if rule.message else None
+    message = first_found(rule.messages())
     if rule.equals is not None:
         want = fmt(rule.equals)
         ok: Callable[[Any], bool] = lambda v: fmt(v) == want  # noqa: E731
@@ -98,8 +116,8 @@ def make_success_check(rule: SuccessRule | None) -> Callable[[Tree], None] | Non
         value = path.get(tree)
         if ok(value):
             return
-        text = message.get(tree) if message else MISSING
-        if text is MISSING or text in (None, ""):
+        text = message(tree)
+        if text is MISSING:
             text = f"the target reported failure ({rule.path} = {fmt(value) or 'missing'}, expected {desc})"
         raise UpstreamError(str(text), code="upstream_rejected")
     return check
@@ -151,9 +169,9 @@ class Route:
                    if reply.status < 500 or reply.body else ({}, None))
         if reply.status >= 400:
             message = f"target {self.target.name} answered HTTP {reply.status}"
-            if self.config.outbound.success and self.config.outbound.success.message:
-                found = Path(self.config.outbound.success.message).get(tree)
-                if found not in (MISSING, None, ""):
+            if self.config.outbound.success:
+                found = first_found(self.config.outbound.success.messages())(tree)
+                if found is not MISSING:
                     message += f": {found}"
             raise UpstreamError(message, code="upstream_status")
         if self.success is not None:
@@ -295,6 +313,9 @@ def _compile_route(rc: RouteConfig, loc: tuple[Any, ...], loaded: Loaded,
     if len(problems.lines) > bad or target is None:
         return None
     codec = CODECS[inbound.format]
+    xsd_lists = schema_lists(rc.pipeline, inbound, ctx.resolve)
+    if xsd_lists:  # DESIGN §2: what the route's XSD says repeats is a list even when it occurs once
+        inbound = inbound.model_copy(update={"lists": [*inbound.lists, *xsd_lists]})
     return Route(
         name=rc.name, config=rc, codec=codec,
         decode=codec.decoder(inbound, cfg.server.max_depth),

@@ -45,14 +45,18 @@ def split_envelope(root: Any, media_type: str = "") -> tuple[str, Any, Any]:
     return version, body, (kids[0] if kids else None)
 
 
-def param_document(op: Any, param: str) -> Any:
-    """The XML document carried as text in the operation's ``param`` child."""
+def param_document(op: Any, param: str, *, recover: bool = False) -> Any:
+    """The XML document carried as text in the operation's ``param`` child.
+
+    ``recover`` (the route's ``recover: true``) repairs the inner document too: that is where
+    legacy callers' hand-typed XML (``</ workType>``) actually travels.
+    """
     holder = next((c for c in _children(op) if xmltree.local(c.tag) == param), None)
     text = holder.text if holder is not None else None
     if not text or text.isspace():
         raise BadRequest(f"SOAP parameter <{param}> of {xmltree.local(op.tag)} is missing or empty",
                          code="missing_param")
-    root, _ = xmltree.parse(text.strip())
+    root, _ = xmltree.parse(text.strip(), recover=recover)
     return root
 
 
@@ -145,10 +149,11 @@ class SoapCodec:
     def decoder(self, inbound_cfg: Any, max_depth: int) -> Decoder:
         index = xmltree.build_list_index(inbound_cfg.lists)
         param = inbound_cfg.soap.param if inbound_cfg.soap else None
+        recover = bool(getattr(inbound_cfg, "recover", False))
 
         def decode(inb: Inbound) -> tuple[Tree, str | None]:
             if param:
-                inner = param_document(inb.doc, param)
+                inner = param_document(inb.doc, param, recover=recover)
                 return (xmltree.element_to_tree(inner, index, max_depth=max_depth),
                         xmltree.local(inner.tag))
             return xmltree.element_to_tree(inb.doc, index, max_depth=max_depth), None

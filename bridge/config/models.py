@@ -119,7 +119,11 @@ class SuccessRule(Model):
     in_: list[Any] | None = Field(None, alias="in")
     gt: float | None = None
     lt: float | None = None
-    message: str | None = Field(None, description="path of the target's own message")
+    message: str | list[str] | None = Field(None, description=(
+        "path of the target's own message; a list: the first path present wins"))
+
+    def messages(self) -> list[str]:
+        return [self.message] if isinstance(self.message, str) else list(self.message or [])
 
     @model_validator(mode="after")
     def _one_op(self) -> "SuccessRule":

@@ -63,8 +63,13 @@ def sign_value(value: Any) -> str:
 
 
 def top_signature(params: dict[str, Any], secret: str, method: str, skip: str = "sign") -> str:
-    """The TOP signature of ``params`` (every key but ``skip``), upper-case hex."""
-    joined = "".join(k + sign_value(params[k]) for k in sorted(params) if k != skip)
+    """The TOP signature of ``params``, upper-case hex.
+
+    As the TOP gateway and its SDKs do: every parameter but ``skip`` whose value is not empty
+    (empty ones are not signed; the gateway ignores them), sorted by name, ``name + value``.
+    """
+    values = ((k, sign_value(params[k])) for k in sorted(params) if k != skip)
+    joined = "".join(k + v for k, v in values if v != "")
     if method == "hmac":
         return hmac.new(secret.encode("utf-8"), joined.encode("utf-8"), hashlib.md5).hexdigest().upper()
     return hashlib.md5((secret + joined + secret).encode("utf-8")).hexdigest().upper()

@@ -42,9 +42,9 @@ REQUEST: dict[str, Any] = {
 
 def published_top_sign(params: dict[str, str], secret: str, method: str) -> str:
     """The TOP algorithm as the open platform documents it, over the parameters as sent
-    (strings): drop `sign`, sort names in ASCII order, concatenate name+value; md5: wrap in
-    the secret and MD5; hmac: HMAC-MD5 keyed by the secret; upper-case hex."""
-    text = "".join(f"{k}{params[k]}" for k in sorted(params) if k != "sign")
+    (strings): drop `sign` and empty values, sort names in ASCII order, concatenate name+value;
+    md5: wrap in the secret and MD5; hmac: HMAC-MD5 keyed by the secret; upper-case hex."""
+    text = "".join(f"{k}{params[k]}" for k in sorted(params) if k != "sign" and params[k] != "")
     if method == "hmac":
         return hmac.new(secret.encode("utf-8"), text.encode("utf-8"), "md5").hexdigest().upper()
     return hashlib.md5(f"{secret}{text}{secret}".encode("utf-8")).hexdigest().upper()
