@@ -101,7 +101,7 @@ async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming,
             route.auth(msg, incoming.remote)
         log.debug("request_body", route=route.name, request_id=request_id, body=msg.body)
         rendered = await route.handle(inb, msg)
-        outcome = "ok"
+        outcome = msg.meta.get("outcome", "ok")
     except BridgeError as exc:
         err = exc
         outcome = exc.outcome
@@ -127,6 +127,8 @@ async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming,
         "duration_ms": round(elapsed * 1000, 2), "request_id": request_id,
         "path": incoming.path, "upstream_status": meta.get("upstream_status"),
         "upstream_ms": meta.get("upstream_ms")}
+    if "message_id" in meta:
+        fields["message_id"] = meta["message_id"]
     if err is not None:
         fields["error_code"], fields["error"] = err.code, err.message
     log.info("request", **fields)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -19,8 +20,9 @@ from bridge.codecs.base import Inbound, InboundCodec, ParseOptions, Rendered
 from bridge.config.loader import Loaded, Problems, did_you_mean
 from bridge.config.models import RouteConfig, SuccessRule
 from bridge.connectors.encode import Encoder, make_encoder, make_reply_decoder
-from bridge.connectors.http import HttpTarget
-from bridge.errors import BridgeError, NoRoute, UpstreamError
+from bridge.connectors.http import HttpReply, HttpTarget
+from bridge.delivery.base import Record
+from bridge.errors import BridgeError, NoRoute, Unavailable, UpstreamError
 from bridge.message import Message
 from bridge.observability.metrics import Metrics
 from bridge.paths import MISSING, Path
@@ -144,6 +146,9 @@ class Route:
     keep_request: bool
     out_headers: dict[str, str] = field(default_factory=dict)
     auth: Callable[[Message, str | None], None] | None = None
+    failure_message: Callable[[Tree], Any] | None = None
+    ordered_by: Path | None = None
+    queue: Any = None               # set at startup for `delivery: queued` routes (bridge.app)
 
     @property
     def recover(self) -> bool:
@@ -161,21 +166,14 @@ class Route:
         msg = self.pipeline(msg)
         data, headers = self.encode(msg)
         headers = {**self.out_headers, **headers, "X-Request-ID": msg.meta["request_id"]}
-        started = time.perf_counter()
-        reply = await self.target.call(out.method, out.path, data, headers, idempotent=out.idempotent)
-        msg.meta["upstream_status"] = reply.status
-        msg.meta["upstream_ms"] = round((time.perf_counter() - started) * 1000, 2)
-        tree, _ = (self.decode_reply(reply.body, reply.media_type, reply.charset)
-                   if reply.status < 500 or reply.body else ({}, None))
-        if reply.status >= 400:
-            message = f"target {self.target.name} answered HTTP {reply.status}"
-            if self.config.outbound.success:
-                found = first_found(self.config.outbound.success.messages())(tree)
-                if found is not MISSING:
-                    message += f": {found}"
-            raise UpstreamError(message, code="upstream_status")
-        if self.success is not None:
-            self.success(tree)
+        if out.delivery == "queued":
+            tree = await self.enqueue(msg, data, headers)
+        else:
+            started = time.perf_counter()
+            reply = await self.target.call(out.method, out.path, data, headers, idempotent=out.idempotent)
+            msg.meta["upstream_status"] = reply.status
+            msg.meta["upstream_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            tree = self.read_reply(reply)
         msg.body = tree
         msg = self.reply_pipeline(msg)
         reply_cfg = self.config.reply
@@ -186,6 +184,55 @@ class Route:
             return self.codec.render(msg.body, inb, root=root, namespace=ns or (soap.namespace if soap else None),
                                      operation=inb.key, reply_param=soap.reply_param if soap else None)  # type: ignore[call-arg]
         return self.codec.render(msg.body, inb, root=root, namespace=ns, operation=None)
+
+    def read_reply(self, reply: HttpReply) -> Tree:
+        """The target's reply as a tree; an HTTP error or a failed `success:` rule raises."""
+        if reply.status >= 400:
+            message = f"target {self.target.name} answered HTTP {reply.status}"
+            if reply.body:
+                found: Any = MISSING
+                try:
+                    tree, _ = self.decode_reply(reply.body, reply.media_type, reply.charset)
+                    if self.failure_message is not None:
+                        found = self.failure_message(tree)
+                except UpstreamError as fault:  # a SOAP Fault: the target's own words
+                    if fault.code == "upstream_fault":
+                        found = fault.message
+                except BridgeError:
+                    pass  # an HTML error page: the status says enough
+                if found is not MISSING:
+                    message += f": {found}"
+            err = UpstreamError(message, code="upstream_status")
+            err.upstream_status = reply.status  # type: ignore[attr-defined]
+            raise err
+        tree, _ = self.decode_reply(reply.body, reply.media_type, reply.charset)
+        if self.success is not None:
+            self.success(tree)
+        return tree
+
+    async def enqueue(self, msg: Message, data: bytes, headers: dict[str, str]) -> Tree:
+        """`delivery: queued`: commit the request as it will be sent; the body for the reply
+        pipeline is the acknowledgement ``{queued: true, message_id}``."""
+        out = self.config.outbound
+        key = None
+        if self.ordered_by is not None:
+            value = self.ordered_by.get(msg.body)
+            key = None if value is MISSING or value in (None, "") else fmt(value)
+        record = Record(id=uuid.uuid4().hex, route=self.name, target=self.target.name,
+                        method=out.method, path=out.path, headers=headers, body=data, ordered_key=key)
+        if self.queue is None:
+            raise Unavailable("the delivery store is not open", code="store_unavailable")
+        await self.queue.put(record)
+        msg.meta["outcome"] = "queued"
+        msg.meta["message_id"] = record.id
+        return {"queued": True, "message_id": record.id}
+
+    async def deliver(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> int:
+        """One delivery attempt of a queued message (the worker retries); raises on failure,
+        including a failed `success:` rule: that is not delivered."""
+        reply = await self.target.call(method, path, body, headers, idempotent=False)
+        self.read_reply(reply)
+        return reply.status
 
     def render_error(self, err: BridgeError, inb: Inbound, msg: Message | None) -> Rendered:
         errors = self.config.errors
@@ -290,9 +337,10 @@ def _compile_route(rc: RouteConfig, loc: tuple[Any, ...], loaded: Loaded,
         problems.add(loc + ("outbound", "target"),
                      f"unknown target {out.target!r}{did_you_mean(out.target, cfg.targets)}"
                      + ("" if cfg.targets else " (no targets are defined)"))
-    if out.delivery == "queued":
-        problems.add(loc + ("outbound", "delivery"), "queued delivery is not available in this "
-                     "version yet; use delivery: sync")
+    if out.ordered_by is not None:
+        _check_path(out.ordered_by, loc + ("outbound", "ordered_by"), problems)
+        if out.delivery != "queued":
+            problems.add(loc + ("outbound", "ordered_by"), "ordered_by needs delivery: queued")
     try:
         auth = build_auth(inbound.auth, cfg.secrets)
     except ValueError as exc:
@@ -328,6 +376,8 @@ def _compile_route(rc: RouteConfig, loc: tuple[Any, ...], loaded: Loaded,
                                    rc.errors.template if rc.errors else None),
         out_headers={**target.cfg.headers, **out.headers},
         auth=auth,
+        failure_message=first_found(out.success.messages()) if out.success else None,
+        ordered_by=Path(out.ordered_by) if out.ordered_by else None,
     )
 
 

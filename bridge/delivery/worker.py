@@ -139,3 +139,16 @@ class Worker:
                                    time.time() + backoff(policy, record.attempts + 1), None)
             return
         await self.store.delivered(record.id, status)
+
+
+class Queue:
+    """What a queued route puts messages into: commit to the store, then wake the worker."""
+
+    __slots__ = ("store", "worker")
+
+    def __init__(self, store: Store, worker: Worker) -> None:
+        self.store, self.worker = store, worker
+
+    async def put(self, record: Record) -> None:
+        await self.store.enqueue(record)
+        self.worker.notify()

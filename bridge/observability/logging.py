@@ -18,6 +18,8 @@ BUILTIN_PII = frozenset({
     "lxdh", "phone", "phone_no", "phoneNum", "mobile", "Mobile", "Phone", "tel", "Telephone",
     "hzxm", "patient_name", "patientName", "PatientName", "name", "Name", "xm",
     "jtdz", "address", "Address", "jzkh", "card_no", "cardNo", "medicalCardNo",
+    # credentials that legacy envelopes carry in the body (seed 002's systemKey, TOP's sign)
+    "systemKey", "system_key", "password", "Password", "secret", "app_secret", "token", "sign",
 })
 
 
