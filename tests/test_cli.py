@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bridge import __version__
 from bridge.cli import resolve_listen
@@ -36,7 +37,8 @@ def test_routes_table_lists_every_shipped_route() -> None:
     lines = res.stdout.splitlines()
     assert lines[0].split() == ["ROUTE", "PATH", "FORMAT", "MATCH", "TARGET", "DELIVERY"]
     rows = {line.split()[0]: line.split() for line in lines[1:]}
-    assert set(rows) == {"referral.apply", "referral.query", "referral.push"}
+    shipped = yaml.safe_load((ROOT / "routes.yaml").read_text(encoding="utf-8"))["routes"]
+    assert set(rows) == {r["name"] for r in shipped}
     for name, root, path in (("referral.apply", "referral", "/referral/apply"),
                              ("referral.query", "referral-query", "/referral/query"),
                              ("referral.push", "referral-apply", "/referral/push")):

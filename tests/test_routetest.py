@@ -28,11 +28,6 @@ CASES = ROOT / "tests" / "routes"
 REFERRAL_CASES = [CASES / f"referral-{n}.yaml" for n in ("apply", "push", "query")]
 TIMEOUT = 60
 
-# TODO(lead): flip to True once integrations/*.yaml are merged into routes.yaml; from then on
-# every case file in tests/routes/ must name routes of the shipped config, none is skipped.
-STRICT = False
-
-
 def bridge_test(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
     full_env.update(env or {})
@@ -73,37 +68,29 @@ def test_shipped_referral_cases_pass() -> None:
 
 
 def test_bridge_test_without_cases_runs_tests_routes_beside_the_config() -> None:
-    """No CASES: tests/routes/*.yaml next to routes.yaml (other integrations' files included,
-    which is why this only checks that the referral cases are among those that ran)."""
+    """No CASES: every tests/routes/*.yaml next to routes.yaml runs."""
     res = bridge_test("-c", str(SHIPPED))
     out = res.stdout + res.stderr
-    if res.returncode == 2 and not STRICT:
-        # Before the merge: every file in tests/routes/ was read; the only complaints allowed are
-        # routes that are not in routes.yaml yet.
-        problems = res.stderr.splitlines()[:-1]
-        assert problems, out
-        assert all("unknown route" in p and str(CASES) in p for p in problems), out
-        return
     assert res.returncode == 0, out
+    assert f"{case_count(sorted(CASES.glob('*.yaml')))} passed, 0 failed" in res.stdout.splitlines()
     assert "PASS referral.apply: apply, inpatient referral with the seed's sample" in res.stdout
 
 
 def test_every_case_file_passes_on_the_shipped_routes() -> None:
     """The issue's "the test suite runs `bridge test` on the shipped routes.yaml": every case file
-    in tests/routes/ (each engineer adds theirs), picked up automatically."""
+    in tests/routes/, picked up automatically; and every shipped route has cases, at least one of
+    them a failure case (an expected status >= 400)."""
     names = {r.name for r in load_runtime(SHIPPED).routes}
-    files = sorted(CASES.glob("*.yaml"))
-    runnable, skipped = [], []
-    for f in files:
-        try:
-            data = yaml.safe_load(f.read_text(encoding="utf-8"))
-            wanted = {data["route"]} | {c["route"] for c in data.get("cases", []) if "route" in c}
-        except Exception:  # unreadable: let `bridge test` report it with its position
-            wanted = set()
-        (runnable if STRICT or wanted <= names else skipped).append(f)
-    if skipped:
-        print("case files naming routes not in routes.yaml yet (skipped):",
-              ", ".join(f.name for f in skipped))
+    runnable = sorted(CASES.glob("*.yaml"))
+    covered: dict[str, set[int]] = {}
+    for f in runnable:
+        data = yaml.safe_load(f.read_text(encoding="utf-8"))
+        for case in data.get("cases", []):
+            route = case.get("route", data["route"])
+            covered.setdefault(route, set()).add(int(case.get("expect", {}).get("status", 200)))
+    assert names <= set(covered), f"routes without cases: {sorted(names - set(covered))}"
+    without_failure = sorted(n for n in names if max(covered[n]) < 400)
+    assert not without_failure, f"routes without a failure case: {without_failure}"
     assert set(REFERRAL_CASES) <= set(runnable)
     res = bridge_test("-c", str(SHIPPED), *map(str, runnable))
     assert res.returncode == 0, res.stdout + res.stderr

@@ -24,7 +24,7 @@ invalid arguments (``isv.invalid-parameter``), 50 remote service error (``isv.in
 from the API itself, the seed's own example).
 
 Credentials: the development pair ``DEV_APP_KEY`` / ``DEV_APP_SECRET`` (dev only, also the
-defaults of integrations/alihealth.yaml); ``TOP_APP_KEY`` + ``TOP_APP_SECRET`` in the
+defaults of routes.yaml); ``TOP_APP_KEY`` + ``TOP_APP_SECRET`` in the
 environment add one more. Plus the ``/_sim/*`` test routes of ``bridge.sim.base``; recorded
 requests carry ``form`` (the merged parameters) and ``body`` (the raw text).
 """

@@ -65,4 +65,4 @@ async def test_healthz_and_readyz(bridge, http):
         assert r.status == 200
         body = await r.json()
         assert body["status"] == "ready"
-        assert body["routes"] == 3
+        assert body["routes"] == len(bridge.runtime.routes) > 3

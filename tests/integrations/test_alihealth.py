@@ -1,7 +1,6 @@
 """Seed 000 end to end: JSON events in -> signed TOP form call -> the TOP simulator -> JSON reply.
 
-Real servers on loopback: the bridge running integrations/alihealth.yaml (or the merged
-routes.yaml) and the TOP gateway simulator, HTTP between them.
+Real servers on loopback: the bridge running the shipped routes.yaml and the TOP gateway simulator, HTTP between them.
 """
 
 from __future__ import annotations
@@ -44,16 +43,8 @@ EVENT = {
 
 @pytest.fixture
 def alihealth_config() -> Path:
-    """routes.yaml once the fragment is merged into it, else a copy of the fragment at the root."""
-    shipped = ROOT / "routes.yaml"
-    names = [r.get("name") for r in (yaml.safe_load(shipped.read_text(encoding="utf-8")) or {})
-             .get("routes", [])]
-    if ROUTE in names:
-        return shipped
-    copy = ROOT / ".fragment-alihealth.yaml"
-    copy.write_text((ROOT / "integrations" / "alihealth.yaml").read_text(encoding="utf-8"),
-                    encoding="utf-8")
-    return copy
+    """The shipped routes.yaml: this integration's routes live there."""
+    return ROOT / "routes.yaml"
 
 
 @pytest.fixture

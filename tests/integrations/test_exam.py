@@ -1,6 +1,6 @@
 """Seed 002 end to end: the common JSON envelope -> three hospitals' vendors in three styles.
 
-Real servers on loopback: the bridge running integrations/exam.yaml (or the merged routes.yaml)
+Real servers on loopback: the bridge running the shipped routes.yaml
 and the three exam vendor simulators, HTTP between them. Per hospital: save (data as a JSON
 string, the seed's sample with its idCardNo typo), query (data as an object), cancel, cancel
 again; then auth, dispatch, validation, vendor rejections and a vendor that is down.
@@ -50,16 +50,8 @@ def query_for_saved(days: str = "2") -> dict[str, Any]:
 
 @pytest.fixture
 def exam_config() -> Path:
-    """routes.yaml once the fragment is merged into it, else a copy of the fragment at the root."""
-    shipped = ROOT / "routes.yaml"
-    names = [r.get("name") for r in (yaml.safe_load(shipped.read_text(encoding="utf-8")) or {})
-             .get("routes", [])]
-    if "exam.tcm.query" in names:
-        return shipped
-    copy_ = ROOT / ".fragment-exam.yaml"
-    copy_.write_text((ROOT / "integrations" / "exam.yaml").read_text(encoding="utf-8"),
-                     encoding="utf-8")
-    return copy_
+    """The shipped routes.yaml: this integration's routes live there."""
+    return ROOT / "routes.yaml"
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Seed 004 end to end: plain JSON in -> encrypted camelCase JSON -> the imaging cloud simulator.
 
-Real servers on loopback: the bridge running integrations/imaging.yaml (or the merged
-routes.yaml) and the imaging simulator. The test decrypts what the simulator received with
+Real servers on loopback: the bridge running the shipped routes.yaml and the imaging simulator. The test decrypts what the simulator received with
 pycryptodome itself, so bridge's `encrypt` step is judged by an independent implementation.
 """
 
@@ -34,16 +33,8 @@ def unseal(hex_text: str, key: str = TOKEN) -> str:
 
 @pytest.fixture
 def imaging_config() -> Path:
-    """routes.yaml once the fragment is merged into it, else a copy of the fragment at the root."""
-    shipped = ROOT / "routes.yaml"
-    names = [r.get("name") for r in (yaml.safe_load(shipped.read_text(encoding="utf-8")) or {})
-             .get("routes", [])]
-    if "imaging.studies" in names:
-        return shipped
-    copy = ROOT / ".fragment-imaging.yaml"
-    copy.write_text((ROOT / "integrations" / "imaging.yaml").read_text(encoding="utf-8"),
-                    encoding="utf-8")
-    return copy
+    """The shipped routes.yaml: this integration's routes live there."""
+    return ROOT / "routes.yaml"
 
 
 @pytest.fixture

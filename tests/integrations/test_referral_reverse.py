@@ -1,8 +1,7 @@
 """Seed 001 (a) in reverse, end to end: English snake_case JSON in -> the servlet's pinyin XML ->
 the referral servlet simulator -> palm-hospital style JSON reply.
 
-Real servers on loopback: the bridge running integrations/referral-reverse.yaml (or the merged
-routes.yaml) and the servlet simulator, HTTP between them.
+Real servers on loopback: the bridge running the shipped routes.yaml and the servlet simulator, HTTP between them.
 """
 
 from __future__ import annotations
@@ -50,16 +49,8 @@ QUERY = {"hospital_code": "ZR0001", "doctor_code": "YS9900", "patient_name": "æµ
 
 @pytest.fixture
 def referral_reverse_config() -> Path:
-    """routes.yaml once the fragment is merged into it, else a copy of the fragment at the root."""
-    shipped = ROOT / "routes.yaml"
-    names = {r.get("name") for r in (yaml.safe_load(shipped.read_text(encoding="utf-8")) or {})
-             .get("routes", [])}
-    if names.issuperset(ROUTES):
-        return shipped
-    copy = ROOT / ".fragment-referral-reverse.yaml"
-    copy.write_text((ROOT / "integrations" / "referral-reverse.yaml").read_text(encoding="utf-8"),
-                    encoding="utf-8")
-    return copy
+    """The shipped routes.yaml: this integration's routes live there."""
+    return ROOT / "routes.yaml"
 
 
 @pytest.fixture

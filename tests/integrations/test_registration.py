@@ -24,7 +24,6 @@ from bridge.sim import StartedSim, close_sims, start_sims
 from bridge.testing import RunningBridge, running_bridge
 
 ROOT = Path(__file__).resolve().parents[2]
-FRAGMENT = ROOT / "integrations" / "registration.yaml"
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 HOSPITAL_NS = "http://hospital.example/ws"
@@ -66,13 +65,8 @@ DETAIL = "<Request><HospitalNo>H001</HospitalNo><WorkFlowId>{order}</WorkFlowId>
 
 @pytest.fixture
 def shipped_config() -> Path:
-    """routes.yaml once the lead merged the fragment; until then a copy at the repo root."""
-    shipped = ROOT / "routes.yaml"
-    if "name: registration.confirm" in shipped.read_text(encoding="utf-8"):
-        return shipped
-    copy = ROOT / ".fragment-registration.yaml"
-    copy.write_text(FRAGMENT.read_text(encoding="utf-8"), encoding="utf-8")
-    return copy
+    """The shipped routes.yaml: this integration's routes live there."""
+    return ROOT / "routes.yaml"
 
 
 @pytest.fixture
