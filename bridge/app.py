@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import AsyncIterator
 
 import aiohttp
@@ -9,7 +10,7 @@ import structlog
 from aiohttp import web
 
 from bridge.codecs import wsdl
-from bridge.errors import TooLarge
+from bridge.errors import RequestTimeout, TooLarge
 from bridge.exchange import Incoming, exchange
 from bridge.observability.metrics import Metrics
 from bridge.runtime import PathDispatch, Runtime
@@ -54,8 +55,14 @@ class Handler:
         return await self.handle(request, runtime, dispatch)
 
     async def handle(self, request: web.Request, runtime: Runtime, dispatch: PathDispatch) -> web.Response:
+        timeout = runtime.config.server.read_timeout
+
         async def read(limit: int) -> bytes:
-            return await read_limited(request, limit)
+            try:
+                async with asyncio.timeout(timeout):
+                    return await read_limited(request, limit)
+            except TimeoutError:
+                raise RequestTimeout(f"the request body did not arrive within {timeout:g}s") from None
 
         incoming = Incoming(request.path, request.headers, read, request.content_length, request.remote)
         out = await exchange(runtime, dispatch, incoming, draining=self.app[STATE]["draining"])

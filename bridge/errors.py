@@ -45,6 +45,12 @@ class NoRoute(BridgeError):
     status, code, outcome = 404, "no_route", "no_route"
 
 
+class RequestTimeout(BridgeError):
+    """The caller sent its headers and then stalled (or trickled) past server.read_timeout."""
+
+    status, code, outcome = 408, "read_timeout", "bad_request"
+
+
 class TooLarge(BridgeError):
     status, code, outcome = 413, "too_large", "bad_request"
 

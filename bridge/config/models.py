@@ -22,6 +22,7 @@ class ServerConfig(Model):
     max_body: Size = Field(2 * 1024 * 1024, description="larger requests get 413 before being read")
     max_depth: int = Field(100, ge=4, le=1000, description="deepest XML/JSON nesting accepted")
     drain_timeout: Duration = Field(10.0, description="bound on the SIGTERM drain of in-flight requests")
+    read_timeout: Duration = Field(30.0, description="time allowed to receive a request body (408 after)")
 
     @field_validator("listen")
     @classmethod
