@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 import aiohttp
 import structlog
 from aiohttp import web
 
 from bridge.codecs import wsdl
+from bridge.delivery import open_store
+from bridge.delivery.worker import Queue, Worker
 from bridge.errors import RequestTimeout, TooLarge
 from bridge.exchange import Incoming, exchange
 from bridge.observability.metrics import Metrics
@@ -104,7 +106,13 @@ async def readyz(request: web.Request) -> web.Response:
     if app[STATE].get("draining"):
         return web.json_response({"status": "draining"}, status=503)
     runtime = app[CURRENT].runtime
-    return web.json_response({"status": "ready", "routes": len(runtime.routes)})
+    body: dict[str, object] = {"status": "ready", "routes": len(runtime.routes)}
+    queue = app[STATE].get("queue")
+    if queue is not None:
+        if not await queue.store.ping():
+            return web.json_response({"status": "store unreachable"}, status=503)
+        body["store"] = "ok"
+    return web.json_response(body)
 
 
 async def metrics_view(request: web.Request) -> web.Response:
@@ -125,6 +133,46 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
     await session.close()
 
 
+def attach_queue(runtime: Runtime, queue: Queue | None) -> None:
+    """Queued routes put their messages into the app's queue (also after a reload)."""
+    for route in runtime.routes:
+        if route.config.outbound.delivery == "queued":
+            route.queue = queue
+
+
+async def _delivery(app: web.Application) -> AsyncIterator[None]:
+    """The store and its worker, only when some route delivers `queued`.
+
+    On start, messages left in flight by a crash are re-queued; on shutdown the worker stops
+    claiming and lets in-flight deliveries finish within the drain bound.
+    """
+    runtime = app[CURRENT].runtime
+    if not any(r.config.outbound.delivery == "queued" for r in runtime.routes):
+        yield
+        return
+    store = open_store(runtime.config.store, runtime.loaded.base_dir)
+    await store.open()
+    resumed = await store.recover()
+    routes_cache: dict[int, dict[str, Any]] = {}
+
+    def current_routes() -> dict[str, Any]:
+        rt = app[CURRENT].runtime
+        if id(rt) not in routes_cache:
+            routes_cache.clear()
+            routes_cache[id(rt)] = {r.name: r for r in rt.routes}
+        return routes_cache[id(rt)]
+
+    worker = Worker(store, current_routes, runtime.metrics)
+    queue = Queue(store, worker)
+    attach_queue(runtime, queue)
+    app[STATE]["queue"] = queue
+    worker.start()
+    log.info("delivery_started", store=runtime.config.store, resumed=resumed)
+    yield
+    await worker.stop(timeout=runtime.config.server.drain_timeout)
+    await store.close()
+
+
 def build_app(runtime: Runtime) -> web.Application:
     max_body = runtime.config.server.max_body
     app = web.Application(client_max_size=max_body + 1)
@@ -132,6 +180,7 @@ def build_app(runtime: Runtime) -> web.Application:
     app[METRICS] = runtime.metrics
     app[STATE] = {"draining": False}
     app.cleanup_ctx.append(_client_session)
+    app.cleanup_ctx.append(_delivery)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)

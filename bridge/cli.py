@@ -1,4 +1,4 @@
-"""Command line (DESIGN §5): serve, check, routes, schema, sim, test, wsdl; replay later."""
+"""Command line (DESIGN §5): serve, check, routes, schema, sim, test, wsdl, replay, messages."""
 
 from __future__ import annotations
 
@@ -217,9 +217,69 @@ def cmd_test(args: argparse.Namespace) -> int:
     return run_tests(args.config, args.cases, sys.stdout, sys.stderr)
 
 
-def cmd_later(args: argparse.Namespace) -> int:
-    print(f"bridge {args.command}: not available in this version yet", file=sys.stderr)
-    return 2
+def _store(args: argparse.Namespace) -> Any:
+    from bridge.config import load
+    from bridge.delivery import open_store
+
+    loaded = load(args.config)
+    return open_store(loaded.config.store, loaded.base_dir)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Dead letters back to pending: a running bridge's worker picks them up within a second."""
+    async def run() -> int:
+        store = _store(args)
+        await store.open()
+        try:
+            n = await store.replay(ids=args.id or None, route=args.route)
+        finally:
+            await store.close()
+        print(f"{n} dead letter{'s' if n != 1 else ''} re-queued")
+        return 0
+    try:
+        return asyncio.run(run())
+    except ConfigError as exc:
+        return _config_errors(exc)
+
+
+def cmd_messages(args: argparse.Namespace) -> int:
+    """List or inspect queued messages by status and route (operators; --json for tools)."""
+    import datetime as dt
+
+    import orjson
+
+    async def run() -> int:
+        store = _store(args)
+        await store.open()
+        try:
+            if args.id:
+                records = [r for r in [await store.get(i) for i in args.id] if r is not None]
+            else:
+                records = await store.list(status=args.status, route=args.route, limit=args.limit)
+        finally:
+            await store.close()
+        if args.json:
+            rows = []
+            for r in records:
+                row = r.summary()
+                if args.body:
+                    row["body"] = r.body.decode("utf-8", "replace")
+                rows.append(row)
+            sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+            return 0 if records or not args.id else 1
+        for r in records:
+            when = dt.datetime.fromtimestamp(r.created_at).isoformat(timespec="seconds")
+            print(f"{r.id}  {r.status:<9} {r.route:<28} attempts={r.attempts:<3} {when}  "
+                  f"{r.last_error or ''}".rstrip())
+            if args.body:
+                print("    " + r.body.decode("utf-8", "replace"))
+        if not records:
+            print("no messages", file=sys.stderr)
+        return 0 if records or not args.id else 1
+    try:
+        return asyncio.run(run())
+    except ConfigError as exc:
+        return _config_errors(exc)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -252,10 +312,18 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("cases", nargs="*", metavar="CASES",
                    help="case files or folders (default: tests/routes/*.yaml beside the config)")
     t.set_defaults(func=cmd_test)
-    for name in ("replay",):
-        sp = with_config(sub.add_parser(name, help="not available yet"))
-        sp.add_argument("rest", nargs="*")
-        sp.set_defaults(func=cmd_later)
+    rp = with_config(sub.add_parser("replay", help="re-deliver dead letters (all, by route, by id)"))
+    rp.add_argument("--route", help="only this route's dead letters")
+    rp.add_argument("--id", action="append", help="only this message (repeatable)")
+    rp.set_defaults(func=cmd_replay)
+    ms = with_config(sub.add_parser("messages", help="list or inspect queued messages"))
+    ms.add_argument("--status", choices=["pending", "inflight", "delivered", "dead"])
+    ms.add_argument("--route")
+    ms.add_argument("--id", action="append", help="show these messages (repeatable)")
+    ms.add_argument("--limit", type=int, default=100)
+    ms.add_argument("--body", action="store_true", help="include message bodies (may hold PII)")
+    ms.add_argument("--json", action="store_true", help="JSON output")
+    ms.set_defaults(func=cmd_messages)
     return p
 
 

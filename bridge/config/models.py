@@ -41,7 +41,7 @@ class LoggingConfig(Model):
 
 
 class RetryConfig(Model):
-    attempts: int = Field(1, ge=1, le=100, description="every try counts, the first included")
+    attempts: int = Field(1, ge=1, le=100_000, description="every try counts, the first included")
     backoff: Duration = 0.1
     max_backoff: Duration = 2.0
 

@@ -44,6 +44,9 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
+    async def ping(self) -> bool:
+        """Reachable and usable (for /readyz)."""
+
     async def enqueue(self, record: Record) -> None:
         """Durably commit a new pending message (the caller is acknowledged only after this)."""
 
