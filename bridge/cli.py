@@ -93,15 +93,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"invalid listen address {args.listen or os.environ.get('BRIDGE_LISTEN')!r}: expected HOST:PORT",
               file=sys.stderr)
         return 2
-    return asyncio.run(serve(runtime, host, port, with_sim=args.with_sim))
+    return asyncio.run(serve(runtime, host, port, with_sim=args.with_sim, config_path=args.config,
+                             watch=args.watch))
 
 
-async def serve(runtime: Any, host: str, port: int, *, with_sim: bool = False) -> int:
-    """Run until SIGTERM/SIGINT; drain in-flight requests within server.drain_timeout; exit 0."""
+async def serve(runtime: Any, host: str, port: int, *, with_sim: bool = False,
+                config_path: str | None = None, watch: bool = False) -> int:
+    """Run until SIGTERM/SIGINT; drain in-flight requests within server.drain_timeout; exit 0.
+
+    SIGHUP (and, with ``watch``, any change of the config or transforms/) reloads routes.yaml.
+    """
     import structlog
     from aiohttp import web
 
-    from bridge.app import METRICS, STATE, build_app
+    from bridge.app import CURRENT, METRICS, STATE, build_app
     log = structlog.get_logger("bridge")
 
     sims: list[Any] = []
@@ -129,10 +134,18 @@ async def serve(runtime: Any, host: str, port: int, *, with_sim: bool = False) -
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    watcher = None
+    if config_path is not None:
+        from bridge.reload import reload, watch as watch_config
+        loop.add_signal_handler(signal.SIGHUP, reload, app, config_path)
+        if watch:
+            watcher = asyncio.create_task(watch_config(app, config_path))
     await stop.wait()
+    if watcher is not None:
+        watcher.cancel()
     log.info("draining", timeout_s=runtime.config.server.drain_timeout)
     app[STATE]["draining"] = True
-    await _wait_idle(app[METRICS], runtime.config.server.drain_timeout)
+    await _wait_idle(app[METRICS], app[CURRENT].runtime.config.server.drain_timeout)
     await runner.cleanup()
     for sim in reversed(sims):
         await sim.close()
@@ -294,7 +307,8 @@ def parser() -> argparse.ArgumentParser:
 
     s = with_config(sub.add_parser("serve", help="run the bridge"))
     s.add_argument("--listen", help="HOST:PORT (overrides BRIDGE_LISTEN and server.listen)")
-    s.add_argument("--watch", action="store_true", help="reload routes.yaml when it changes (not yet)")
+    s.add_argument("--watch", action="store_true",
+                   help="reload routes.yaml when it (or transforms/) changes; SIGHUP always reloads")
     s.add_argument("--with-sim", action="store_true", help="start the seed simulators in-process")
     s.set_defaults(func=cmd_serve)
     with_config(sub.add_parser("check", help="validate routes.yaml")).set_defaults(func=cmd_check)
