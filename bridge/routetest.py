@@ -517,6 +517,22 @@ class CaseResult:
         return not self.problems
 
 
+class ImmediateQueue:
+    """Queued routes under `bridge test`: the message is "committed" and delivered at once, one
+    attempt, so the case can check what the target receives. A failed delivery does not change
+    the caller's reply (it would be retried later in a real bridge)."""
+
+    def __init__(self, route: Route) -> None:
+        self.route = route
+
+    async def put(self, record: Any) -> None:
+        headers = {**record.headers, "Idempotency-Key": record.id}
+        try:
+            await self.route.deliver(record.method, record.path, record.body, headers)
+        except BridgeError:
+            pass
+
+
 def _swap_targets(dispatch: PathDispatch,
                   spec: TargetSpec | None) -> tuple[PathDispatch, dict[str, FakeTarget]]:
     """A copy of the dispatch whose routes call fakes; the shared runtime is left untouched."""
@@ -525,7 +541,9 @@ def _swap_targets(dispatch: PathDispatch,
     for route in dispatch.routes:
         fake = FakeTarget(route.target.name, spec, route)
         fakes[route.name] = fake
-        swapped[id(route)] = dataclasses.replace(route, target=fake)  # type: ignore[arg-type]
+        swapped[id(route)] = copy_ = dataclasses.replace(route, target=fake)  # type: ignore[arg-type]
+        if route.config.outbound.delivery == "queued":
+            copy_.queue = ImmediateQueue(copy_)
 
     def sub(route: Route | None) -> Route | None:
         return None if route is None else swapped[id(route)]

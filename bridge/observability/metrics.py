@@ -45,12 +45,16 @@ class Metrics:
         self.build_info = Gauge("bridge_build_info", "Version of the running bridge", ["version"],
                                 registry=r)
         self.build_info.labels(__version__).set(1)
+        for result in ("ok", "error"):   # alerts on increase() need the zero before the first
+            self.config_reloads.labels(result)
 
     def prepare(self, routes: list[str], targets: list[str]) -> None:
         """Create the series of known routes and targets so dashboards see zeros, not gaps."""
         for route in routes:
             self.inflight.labels(route)
             self.request_duration.labels(route)
+            self.queue_depth.labels(route)      # not set: a reload must not zero a live depth
+            self.dead_letters.labels(route)
             for outcome in ("ok", "bad_request", "upstream_error", "timeout"):
                 self.requests.labels(route, outcome)
         for target in targets:

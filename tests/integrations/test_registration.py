@@ -21,7 +21,7 @@ import pytest
 from lxml import etree
 
 from bridge.sim import StartedSim, close_sims, start_sims
-from bridge.testing import RunningBridge, running_bridge
+from bridge.testing import load_runtime, RunningBridge, running_bridge
 
 ROOT = Path(__file__).resolve().parents[2]
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -378,7 +378,7 @@ async def test_platform_down_is_502(shipped_config: Path, http: aiohttp.ClientSe
 def test_route_cases_pass_on_the_shipped_config(shipped_config: Path) -> None:
     """`bridge test` on every registration case file: each route has success and failure cases."""
     files = sorted((ROOT / "tests" / "routes").glob("registration-*.yaml"))
-    assert len(files) == 8
+    shipped = {r.name for r in load_runtime(shipped_config).routes if r.name.startswith("registration.")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
     res = subprocess.run([sys.executable, "-m", "bridge", "test", "-c", str(shipped_config),
                           *map(str, files)], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -386,8 +386,5 @@ def test_route_cases_pass_on_the_shipped_config(shipped_config: Path) -> None:
     assert res.returncode == 0, res.stdout + res.stderr
     passed = [line for line in res.stdout.splitlines() if line.startswith("PASS registration.")]
     routes = {line.split(":")[0].removeprefix("PASS ") for line in passed}
-    assert routes == {"registration.confirm", "registration.unlock", "registration.payment",
-                      "registration.info", "registration.order_detail",
-                      "registration.schedule_sync", "registration.stop_work",
-                      "registration.change_work"}
+    assert routes == shipped and len(shipped) >= 8
     assert f"{len(passed)} passed, 0 failed" in res.stdout
