@@ -86,7 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _config_errors(exc)
     cfg = runtime.config
-    configure(cfg.logging.level, cfg.logging.pii, cfg.logging.format)
+    configure(cfg.logging.level, cfg.logging.pii, cfg.logging.format, cache=True)
     try:
         host, port = resolve_listen(args.listen, cfg.server.listen)
     except ValueError:

@@ -94,7 +94,7 @@ async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming,
             if not route.recover:
                 codec.parse(data, media, header_charset, dispatch.strict_options)
             metrics.xml_recovered.labels(route.name).inc()
-        inflight = metrics.inflight.labels(route.name)
+        inflight = metrics.inflight_for(route.name)
         inflight.inc()
         msg = route.message(inb, incoming.headers, request_id)
         if route.auth is not None:
@@ -119,8 +119,7 @@ async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming,
             inflight.dec()
     name = route.name if route else "unmatched"
     elapsed = time.perf_counter() - started
-    metrics.requests.labels(name, outcome).inc()
-    metrics.request_duration.labels(name).observe(elapsed)
+    metrics.request_done(name, outcome, elapsed)
     meta = msg.meta if msg is not None else {}
     fields: dict[str, Any] = {
         "route": name, "outcome": outcome, "status": rendered.status,

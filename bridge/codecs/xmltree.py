@@ -105,7 +105,7 @@ def parse(text: str | bytes, *, recover: bool = False) -> tuple[Any, bool]:
             raise BadRequest("empty XML document", code="malformed_xml")
         return _no_doctype(root), False
     except etree.XMLSyntaxError as exc:
-        if not recover:
+        if not recover or _too_deep(exc):
             raise _syntax_error(exc) from None
         first = exc
     if isinstance(source, bytes):
@@ -130,12 +130,33 @@ def _no_doctype(root: Any) -> Any:
     return root
 
 
+def _too_deep(exc: etree.XMLSyntaxError) -> bool:
+    """libxml2 stops at 256 levels; `recover` would hand on the truncated document as if whole."""
+    return "Excessive depth" in (exc.msg or str(exc))
+
+
 def _syntax_error(exc: etree.XMLSyntaxError) -> BadRequest:
     line, col = exc.position if exc.position else (exc.lineno, 0)
     msg = exc.msg or str(exc)
     msg = re.sub(r",? line \d+, column \d+$", "", msg)
+    if _too_deep(exc):
+        return BadRequest(f"XML nested too deep at line {line}, column {col}", code="too_deep",
+                          detail={"line": line, "column": col})
     return BadRequest(f"malformed XML at line {line}, column {col}: {msg}", code="malformed_xml",
                       detail={"line": line, "column": col})
+
+
+_MANY_ATTRIBUTES = 64
+
+
+def _attributes(el: Any) -> list[tuple[str, str]]:
+    """An element's (name, value) pairs in linear time.
+
+    lxml looks each value up by name, so ``attrib.items()`` is quadratic: 20,000 attributes on
+    one element (200 KB, well within max_body) blocked the event loop for seconds. XPath walks
+    them once; it costs more per call, so only elements with many attributes take this path.
+    """
+    return [(a.attrname, str(a)) for a in el.xpath("@*")]
 
 
 def local(tag: str) -> str:
@@ -144,31 +165,41 @@ def local(tag: str) -> str:
 
 def element_to_tree(el: Any, index: ListIndex | None = None, *, empty: Any = "",
                     max_depth: int = MAX_DEPTH, depth: int = 0) -> Tree:
-    """One element's content as a tree (the element's own name is not a key)."""
+    """One element's content as a tree (the element's own name is not a key).
+
+    The hot path of every XML request: kept to plain loops, no per-element helper calls.
+    """
     if depth > max_depth:
         raise BadRequest(f"XML nested deeper than {max_depth} levels (line {el.sourceline})",
                          code="too_deep")
     attrib = el.attrib
-    children = [c for c in el if isinstance(c.tag, str)]
-    if not children and not attrib and not (index and any(v[0] for v in index.values())):
+    if not attrib and not len(el) and not (index and any(v[0] for v in index.values())):
         text = el.text
         return text if text and not text.isspace() else empty
     node: dict[str, Any] = {}
-    for k, v in attrib.items():
-        node["@" + local(k)] = v
+    for k, v in (attrib.items() if len(attrib) <= _MANY_ATTRIBUTES else _attributes(el)):
+        node["@" + (k[k.index("}") + 1:] if k[0] == "{" else k)] = v
     text = el.text
     if text and not text.isspace():
         node["#text"] = text
-    for child in children:
-        key = local(child.tag)
+    below = depth + 1
+    for child in el:
+        tag = child.tag
+        if tag.__class__ is not str:
+            continue  # comments and processing instructions are not data
+        key = tag[tag.index("}") + 1:] if tag[0] == "{" else tag
         sub = index.get(key) if index else None
-        value = element_to_tree(child, sub[1] if sub else None, empty=empty,
-                                max_depth=max_depth, depth=depth + 1)
+        if sub is None and not child.attrib and not len(child):
+            t = child.text
+            value: Any = t if t and not t.isspace() else empty
+        else:
+            value = element_to_tree(child, sub[1] if sub else None, empty=empty,
+                                    max_depth=max_depth, depth=below)
         if sub is not None and sub[0]:
             node.setdefault(key, []).append(value)
         elif key in node:
             existing = node[key]
-            if isinstance(existing, list):
+            if existing.__class__ is list:
                 existing.append(value)
             else:
                 node[key] = [existing, value]
@@ -178,6 +209,9 @@ def element_to_tree(el: Any, index: ListIndex | None = None, *, empty: Any = "",
         for key, (is_list, _) in index.items():
             if is_list and key not in node:
                 node[key] = []
+    if depth + 1 > max_depth and len(el):
+        raise BadRequest(f"XML nested deeper than {max_depth} levels (line {el.sourceline})",
+                         code="too_deep")
     return node
 
 

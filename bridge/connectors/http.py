@@ -11,6 +11,7 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
@@ -71,6 +72,7 @@ class HttpTarget:
                                 metrics.breaker_open.labels(name)) if cfg.breaker else None)
         self.session: aiohttp.ClientSession | None = None
         self._duration = metrics.upstream_duration.labels(name)
+        self._by_status: dict[str, Any] = {}
 
     def bind(self, session: aiohttp.ClientSession) -> None:
         self.session = session
@@ -120,7 +122,11 @@ class HttpTarget:
                                 code="upstream_unreachable") from None
         finally:
             self._duration.observe(time.perf_counter() - started)
-            self.metrics.upstream_requests.labels(self.name, status_label).inc()
+            counter = self._by_status.get(status_label)
+            if counter is None:
+                counter = self._by_status[status_label] = self.metrics.upstream_requests.labels(
+                    self.name, status_label)
+            counter.inc()
         if reply.status >= 500:
             self._failed()
         elif self.breaker is not None:

@@ -10,6 +10,7 @@ import logging
 import sys
 from typing import Any, Iterable, MutableMapping
 
+import orjson
 import structlog
 
 #: Field names that carry personal data in the seeds: id-card numbers, phones, names, addresses.
@@ -50,18 +51,29 @@ class PiiMasker:
         return value
 
     def __call__(self, logger: Any, name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        for key, value in list(event.items()):
-            if key in self.keys and not isinstance(value, (dict, list)):
-                event[key] = mask(value)
-            elif isinstance(value, (dict, list)):
+        keys = self.keys
+        for key, value in event.items():  # values are replaced in place, keys never change
+            cls = value.__class__
+            if cls is dict or cls is list:
                 event[key] = self._walk(value)
+            elif key in keys:
+                event[key] = mask(value)
         return event
 
 
+def _orjson_dumps(obj: Any, **_: Any) -> str:
+    """structlog's JSON renderer through orjson: the log line is on every request's path."""
+    return orjson.dumps(obj, default=str).decode("utf-8")
+
+
 def configure(level: str = "info", pii: Iterable[str] = (), fmt: str = "json",
-              stream: Any = None) -> None:
-    """Configure structlog process-wide (the CLI calls this once; tests may call it again)."""
-    renderer: Any = (structlog.processors.JSONRenderer() if fmt == "json"
+              stream: Any = None, cache: bool = False) -> None:
+    """Configure structlog process-wide.
+
+    The server passes ``cache=True`` (loggers are bound once, not per call: the per-request line
+    is on the hot path); tests leave it off so they can reconfigure and capture.
+    """
+    renderer: Any = (structlog.processors.JSONRenderer(serializer=_orjson_dumps) if fmt == "json"
                      else structlog.dev.ConsoleRenderer(colors=False))
     structlog.configure(
         processors=[
@@ -74,5 +86,5 @@ def configure(level: str = "info", pii: Iterable[str] = (), fmt: str = "json",
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=cache,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from bridge import __version__
@@ -45,8 +47,28 @@ class Metrics:
         self.build_info = Gauge("bridge_build_info", "Version of the running bridge", ["version"],
                                 registry=r)
         self.build_info.labels(__version__).set(1)
+        self._requests: dict[tuple[str, str], Any] = {}
+        self._durations: dict[str, Any] = {}
+        self._inflight: dict[str, Any] = {}
         for result in ("ok", "error"):   # alerts on increase() need the zero before the first
             self.config_reloads.labels(result)
+
+    def request_done(self, route: str, outcome: str, seconds: float) -> None:
+        """Count one request; label children are looked up once, not per request."""
+        counter = self._requests.get((route, outcome))
+        if counter is None:
+            counter = self._requests[(route, outcome)] = self.requests.labels(route, outcome)
+        counter.inc()
+        histogram = self._durations.get(route)
+        if histogram is None:
+            histogram = self._durations[route] = self.request_duration.labels(route)
+        histogram.observe(seconds)
+
+    def inflight_for(self, route: str) -> Any:
+        gauge = self._inflight.get(route)
+        if gauge is None:
+            gauge = self._inflight[route] = self.inflight.labels(route)
+        return gauge
 
     def prepare(self, routes: list[str], targets: list[str]) -> None:
         """Create the series of known routes and targets so dashboards see zeros, not gaps."""
