@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 from pathlib import Path
@@ -33,4 +34,6 @@ async def test_sigterm_drains_in_flight_requests_and_exits_0(tmp_path: Path, ech
         statuses = await asyncio.gather(*inflight)
     assert statuses == [200] * 20
     assert await asyncio.to_thread(bridge.proc.wait, 20) == 0
-    assert '"event": "stopped"' in bridge.log.read_text()
+    events = [json.loads(line)["event"] for line in bridge.log.read_text().splitlines()
+              if line.startswith("{")]
+    assert events[-2:] == ["draining", "stopped"]
