@@ -36,4 +36,4 @@ async def test_sigterm_drains_in_flight_requests_and_exits_0(tmp_path: Path, ech
     assert await asyncio.to_thread(bridge.proc.wait, 20) == 0
     events = [json.loads(line)["event"] for line in bridge.log.read_text().splitlines()
               if line.startswith("{")]
-    assert events[-2:] == ["draining", "stopped"]
+    assert "draining" in events and events[-1] == "stopped"
