@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any, AsyncIterator
 
 import aiohttp
@@ -152,7 +153,8 @@ async def _delivery(app: web.Application) -> AsyncIterator[None]:
         return
     store = open_store(runtime.config.store, runtime.loaded.base_dir)
     await store.open()
-    resumed = await store.recover()
+    # with --workers the supervisor re-queued once before any worker started claiming
+    resumed = 0 if os.environ.get("BRIDGE_SKIP_RECOVER") else await store.recover()
     routes_cache: dict[int, dict[str, Any]] = {}
 
     def current_routes() -> dict[str, Any]:

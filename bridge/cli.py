@@ -93,12 +93,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"invalid listen address {args.listen or os.environ.get('BRIDGE_LISTEN')!r}: expected HOST:PORT",
               file=sys.stderr)
         return 2
-    return asyncio.run(serve(runtime, host, port, with_sim=args.with_sim, config_path=args.config,
-                             watch=args.watch))
+    from bridge.workers import loop_factory, supervise
+
+    if args.workers > 1:
+        return supervise(runtime, args, host, port)
+    with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
+        return runner.run(serve(runtime, host, port, with_sim=args.with_sim,
+                                config_path=args.config, watch=args.watch,
+                                reuse_port=args.reuse_port))
 
 
 async def serve(runtime: Any, host: str, port: int, *, with_sim: bool = False,
-                config_path: str | None = None, watch: bool = False) -> int:
+                config_path: str | None = None, watch: bool = False,
+                reuse_port: bool = False) -> int:
     """Run until SIGTERM/SIGINT; drain in-flight requests within server.drain_timeout; exit 0.
 
     SIGHUP (and, with ``watch``, any change of the config or transforms/) reloads routes.yaml.
@@ -120,7 +127,7 @@ async def serve(runtime: Any, host: str, port: int, *, with_sim: bool = False,
     runner = web.AppRunner(app, access_log=None, handle_signals=False,
                            shutdown_timeout=runtime.config.server.drain_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=reuse_port or None)
     try:
         await site.start()
     except OSError as exc:
@@ -129,7 +136,8 @@ async def serve(runtime: Any, host: str, port: int, *, with_sim: bool = False,
         for sim in sims:
             await sim.close()
         return 1
-    log.info("listening", host=host, port=port, routes=len(runtime.routes), version=__version__)
+    log.info("listening", host=host, port=port, routes=len(runtime.routes), version=__version__,
+             loop=type(asyncio.get_running_loop()).__module__.split(".")[0])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -150,6 +158,9 @@ async def serve(runtime: Any, host: str, port: int, *, with_sim: bool = False,
     for sim in reversed(sims):
         await sim.close()
     log.info("stopped")
+    for sig in (signal.SIGTERM, signal.SIGINT):   # a late second signal must not turn exit 0 into -15
+        loop.remove_signal_handler(sig)
+        signal.signal(sig, signal.SIG_IGN)
     return 0
 
 
@@ -310,6 +321,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--watch", action="store_true",
                    help="reload routes.yaml when it (or transforms/) changes; SIGHUP always reloads")
     s.add_argument("--with-sim", action="store_true", help="start the seed simulators in-process")
+    s.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="N processes sharing the port (SO_REUSEPORT), metrics aggregated")
+    s.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
+                   help="event loop: uvloop when installed (auto)")
+    s.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_serve)
     with_config(sub.add_parser("check", help="validate routes.yaml")).set_defaults(func=cmd_check)
     with_config(sub.add_parser("routes", help="list routes")).set_defaults(func=cmd_routes)

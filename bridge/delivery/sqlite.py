@@ -82,7 +82,9 @@ class SqliteStore:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=5000")
             db.executescript(_SCHEMA)
-            db.isolation_level = "DEFERRED"
+            # IMMEDIATE: a claim's select-then-update holds the write lock from its start, so
+            # several processes (serve --workers N) never claim the same message twice
+            db.isolation_level = "IMMEDIATE"
             self._db = db
         await asyncio.get_running_loop().run_in_executor(self._pool, connect)
 

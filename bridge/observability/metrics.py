@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -28,13 +29,13 @@ class Metrics:
                                            "Time spent waiting on targets", ["target"],
                                            buckets=_LATENCY, registry=r)
         self.inflight = Gauge("bridge_inflight_requests", "Requests being handled", ["route"],
-                              registry=r)
+                              registry=r, multiprocess_mode="livesum")
         self.retries = Counter("bridge_retries_total", "Retried calls to targets", ["target"],
                                registry=r)
         self.breaker_open = Gauge("bridge_breaker_open", "1 while a target's breaker is open",
-                                  ["target"], registry=r)
+                                  ["target"], registry=r, multiprocess_mode="livemax")
         self.queue_depth = Gauge("bridge_queue_depth", "Messages waiting for delivery", ["route"],
-                                 registry=r)
+                                 registry=r, multiprocess_mode="livemax")
         self.dead_letters = Counter("bridge_dead_letters_total", "Messages given up on", ["route"],
                                     registry=r)
         self.step_errors = Counter("bridge_step_errors_total", "Pipeline steps that failed",
@@ -45,7 +46,7 @@ class Metrics:
                                      "Malformed XML repaired by `recover: true`", ["route"],
                                      registry=r)
         self.build_info = Gauge("bridge_build_info", "Version of the running bridge", ["version"],
-                                registry=r)
+                                registry=r, multiprocess_mode="livemax")
         self.build_info.labels(__version__).set(1)
         self._requests: dict[tuple[str, str], Any] = {}
         self._durations: dict[str, Any] = {}
@@ -85,4 +86,11 @@ class Metrics:
             self.upstream_duration.labels(target)
 
     def exposition(self) -> bytes:
+        """This process's metrics; under `serve --workers N` every worker's, aggregated."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            merged = CollectorRegistry()
+            multiprocess.MultiProcessCollector(merged)
+            return generate_latest(merged)
         return generate_latest(self.registry)
