@@ -341,6 +341,9 @@ def _compile_route(rc: RouteConfig, loc: tuple[Any, ...], loaded: Loaded,
         _check_path(out.ordered_by, loc + ("outbound", "ordered_by"), problems)
         if out.delivery != "queued":
             problems.add(loc + ("outbound", "ordered_by"), "ordered_by needs delivery: queued")
+        elif cfg.store.startswith(("nats://", "tls://")):  # a shared work queue has no per-key gate
+            problems.add(loc + ("outbound", "ordered_by"),
+                         "ordered_by is honoured only by the sqlite store, not by a nats:// store")
     try:
         auth = build_auth(inbound.auth, cfg.secrets)
     except ValueError as exc:

@@ -14,7 +14,8 @@ from bridge.delivery.sqlite import SqliteStore
 
 def open_store(url: str, base_dir: Path) -> Store:
     """``sqlite:///rel/path.db`` (relative to the config's directory), ``sqlite:////abs.db``,
-    ``sqlite://:memory:`` for throwaway runs."""
+    ``sqlite://:memory:`` for throwaway runs; ``nats://host:4222[?stream=BRIDGE&prefix=bridge]``
+    for several instances sharing one queue (needs the ``nats`` extra: ``pip install bridge[nats]``)."""
     if url.startswith("sqlite://"):
         rest = url[len("sqlite://"):]
         if rest in (":memory:", "/:memory:"):
@@ -23,7 +24,11 @@ def open_store(url: str, base_dir: Path) -> Store:
             raise ValueError(f"expected sqlite:///relative.db or sqlite:////absolute.db, got {url!r}")
         path = Path(rest[1:]) if rest.startswith("//") else base_dir / rest[1:]
         return SqliteStore(str(path))
-    raise ValueError(f"unsupported store {url!r}: use sqlite:///path.db")
+    if url.startswith(("nats://", "tls://")):
+        from bridge.delivery.nats import NatsStore  # optional dependency: import only when asked
+
+        return NatsStore(url)
+    raise ValueError(f"unsupported store {url!r}: use sqlite:///path.db or nats://host:4222")
 
 
 __all__ = ["Record", "Store", "SqliteStore", "open_store"]
