@@ -22,3 +22,12 @@ $(STAMP): pyproject.toml
 
 clean:
 	rm -rf $(VENV) *.egg-info
+
+# Benchmark (bench/README.md): the bridge vs its peers, ratios to hand-written aiohttp.
+# `bench` installs wrk/nginx (apt, as root), node-red (npm) and bench/.venv-peers when missing.
+.PHONY: bench bench-smoke
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench.run
+
+bench-smoke: $(STAMP)
+	$(VENV)/bin/python -m bench.run --smoke

@@ -61,6 +61,8 @@ class Handler:
         timeout = runtime.config.server.read_timeout
 
         async def read(limit: int) -> bytes:
+            if request.content.is_eof():      # the body arrived with the headers: nothing to wait for
+                return await read_limited(request, limit)
             try:
                 async with asyncio.timeout(timeout):
                     return await read_limited(request, limit)
@@ -84,18 +86,18 @@ def wsdl_view(request: web.Request, dispatch: PathDispatch) -> web.Response:
 
 
 async def read_limited(request: web.Request, limit: int) -> bytes:
-    """The body, refused with 413 before reading when declared too large, or once past the limit."""
+    """The body, refused with 413 before reading when declared too large, or once past the limit
+    (the app's client_max_size is limit + 1, so aiohttp stops reading a chunked body there)."""
     declared = request.content_length
     if declared is not None and declared > limit:
         raise TooLarge(f"request body of {declared} bytes exceeds max_body ({limit} bytes)")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(65536):
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"request body exceeds max_body ({limit} bytes)")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        data = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise TooLarge(f"request body exceeds max_body ({limit} bytes)") from None
+    if len(data) > limit:
+        raise TooLarge(f"request body exceeds max_body ({limit} bytes)")
+    return data
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -187,5 +189,9 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
     # the bound coroutine method, not the instance: aiohttp deprecates non-async handlers
-    app.router.add_route("*", "/{tail:.*}", Handler(app).__call__)
+    handler = Handler(app).__call__
+    for path in runtime.paths:      # plain resources resolve without a regex per request
+        if "{" not in path and path not in ("/healthz", "/readyz", "/metrics"):
+            app.router.add_route("*", path, handler)
+    app.router.add_route("*", "/{tail:.*}", handler)   # paths a reload adds later
     return app

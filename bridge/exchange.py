@@ -7,8 +7,8 @@ read (bounded) -> parse -> dispatch -> auth -> route -> render, observed in metr
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping
 
@@ -66,7 +66,7 @@ async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming,
                    draining: bool = False) -> Outgoing:
     started = time.perf_counter()
     metrics = runtime.metrics
-    request_id = incoming.headers.get("X-Request-ID") or uuid.uuid4().hex
+    request_id = incoming.headers.get("X-Request-ID") or os.urandom(16).hex()
     raw_ct = incoming.headers.get("Content-Type", "")
     media, header_charset = split_content_type(raw_ct)
     codec = dispatch.codec
