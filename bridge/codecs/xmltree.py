@@ -12,7 +12,7 @@ from typing import Any
 
 from lxml import etree
 
-from bridge.errors import BadRequest, StepFailed
+from bridge.errors import BadRequest, StepFailed, UnsupportedMediaType
 from bridge.placeholders import fmt
 from bridge.types import Tree
 
@@ -29,6 +29,7 @@ _RECOVER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fal
                            remove_pis=True, strip_cdata=True, recover=True)
 _DECL_TEXT = re.compile(r"^\s*<\?xml[^>]*\?>")
 _DECL_BYTES = re.compile(rb"^(\xef\xbb\xbf)?\s*<\?xml[^>]*\?>")
+_UTF8_DECL = re.compile(rb"""encoding\s*=\s*["']utf-?8["']""", re.IGNORECASE)
 # Legacy breakage seen in the seeds: `</ mzzycxbz >` and `<MediCardType>01<MediCardType>`.
 _SPACED_END = re.compile(r"</\s+([\w.\-:]+)\s*>")
 _UNCLOSED = re.compile(r"<([\w.\-:]+)>([^<]*)<\1>")
@@ -94,11 +95,20 @@ def parse(text: str | bytes, *, recover: bool = False) -> tuple[Any, bool]:
     ``bytes`` must be UTF-8 (any declaration is overridden); other charsets are decoded to
     ``str`` first (see bridge.codecs.charset). Malformed input is BadRequest with line:column.
     """
-    _refuse_dtd(text)
+    if isinstance(text, bytes) and (b"\x00" in text[:4] or text[:2] in (b"\xff\xfe", b"\xfe\xff")):
+        raise UnsupportedMediaType("UTF-16 and UTF-32 bodies are not accepted: use UTF-8, GBK or GB18030")
+    if ("<!" if isinstance(text, str) else b"<!") in text:   # no "<!" at all: no DTD possible
+        _refuse_dtd(text)
+    source: str | bytes
     if isinstance(text, str):
-        source: str | bytes = _DECL_TEXT.sub(lambda m: " " * len(m.group(0)), text, count=1)
+        source = _DECL_TEXT.sub(lambda m: " " * len(m.group(0)), text, count=1)
     else:
-        source = _DECL_BYTES.sub(lambda m: b" " * len(m.group(0)), text, count=1)
+        decl = _DECL_BYTES.match(text)
+        # a declaration naming UTF-8 (or none) can stay; another name would override our reading
+        if decl is not None and b"encoding" in decl.group(0) and not _UTF8_DECL.search(decl.group(0)):
+            source = b" " * len(decl.group(0)) + text[decl.end():]
+        else:
+            source = text
     try:
         root = etree.fromstring(source, _STRICT)
         if root is None:
