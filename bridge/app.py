@@ -15,6 +15,7 @@ from bridge.delivery import open_store
 from bridge.delivery.worker import Queue, Worker
 from bridge.errors import RequestTimeout, TooLarge
 from bridge.exchange import Incoming, exchange
+from bridge.observability.logging import register_secrets
 from bridge.observability.metrics import Metrics
 from bridge.runtime import PathDispatch, Runtime
 
@@ -181,6 +182,7 @@ def build_app(runtime: Runtime) -> web.Application:
     max_body = runtime.config.server.max_body
     app = web.Application(client_max_size=max_body + 1)
     app[CURRENT] = Current(runtime)
+    register_secrets(runtime.config.secrets.values())
     app[METRICS] = runtime.metrics
     app[STATE] = {"draining": False}
     app.cleanup_ctx.append(_client_session)

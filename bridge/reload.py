@@ -19,6 +19,7 @@ from aiohttp import web
 from bridge.app import CURRENT, SESSION, STATE, attach_queue
 from bridge.config import load
 from bridge.errors import ConfigError
+from bridge.observability.logging import register_secrets
 from bridge.runtime import compile_runtime
 
 log = structlog.get_logger("bridge.reload")
@@ -46,6 +47,7 @@ def reload(app: web.Application, path: str | Path) -> bool:
         for target in runtime.targets.values():
             target.bind(session)
     attach_queue(runtime, app[STATE].get("queue"))
+    register_secrets(runtime.config.secrets.values())
     app[CURRENT].runtime = runtime          # the swap: one assignment
     metrics.config_reloads.labels("ok").inc()
     log.info("reloaded", config=str(path), routes=len(runtime.routes))

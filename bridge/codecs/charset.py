@@ -15,7 +15,12 @@ import re
 from bridge.errors import BadRequest, UnsupportedMediaType
 
 _DECL = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:\-]+)["']""")
-_BOMS = ((codecs.BOM_UTF8, "utf-8"),)
+# UTF-16/32 are named so that they are refused (415) rather than left to lxml's own sniffing,
+# which would parse them even though UTF-8 and the GB family are all bridge takes (DESIGN §4).
+# UTF-32-LE's BOM starts with UTF-16-LE's: longest first.
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+         (b"<\x00", "utf-16"), (b"\x00<", "utf-16"))   # BOM-less UTF-16: '<' and a NUL
 _GB = {"gbk", "gb2312", "gb18030", "cp936", "x-gbk", "euc-cn", "gb_2312-80", "ms936", "windows-936"}
 
 

@@ -24,9 +24,12 @@ def parse_form(data: bytes, label: str) -> dict[str, Any]:
         raise BadRequest(f"malformed form body: {exc}", code="malformed_form") from None
     out: dict[str, Any] = {}
     for key, value in pairs:
-        if key in out:
+        if key in out:  # a repeated key becomes a list, appended to in place (linear, not quadratic)
             prev = out[key]
-            out[key] = prev + [value] if isinstance(prev, list) else [prev, value]
+            if isinstance(prev, list):
+                prev.append(value)
+            else:
+                out[key] = [prev, value]
         else:
             out[key] = value
     return out

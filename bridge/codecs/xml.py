@@ -33,7 +33,8 @@ class XmlCodec:
         return not media_type.startswith(_NOT_XML)
 
     def bare(self, content_type: str) -> Inbound:
-        return Inbound("xml", "UTF-8", media_for_reply(content_type))
+        # the media type only: the caller's own charset parameter must not reach the reply
+        return Inbound("xml", "UTF-8", media_for_reply(content_type.partition(";")[0].strip().lower()))
 
     def parse(self, data: bytes, media_type: str, header_charset: str | None,
               opts: ParseOptions) -> Inbound:

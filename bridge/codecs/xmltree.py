@@ -12,7 +12,7 @@ from typing import Any
 
 from lxml import etree
 
-from bridge.errors import BadRequest, StepFailed, UnsupportedMediaType
+from bridge.errors import BadRequest, StepFailed, UnsupportedMediaType, ValidationFailed
 from bridge.placeholders import fmt
 from bridge.types import Tree
 
@@ -120,9 +120,11 @@ def parse(text: str | bytes, *, recover: bool = False) -> tuple[Any, bool]:
         first = exc
     if isinstance(source, bytes):
         try:
-            source = source.decode("utf-8")
+            source = source.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise _syntax_error(first) from None
+        # lxml refuses a str that still carries an encoding declaration (a ValueError, a 500)
+        source = _DECL_TEXT.sub(lambda m: " " * len(m.group(0)), source, count=1)
     repaired = _UNCLOSED.sub(r"<\1>\2</\1>", _SPACED_END.sub(r"</\1>", source))
     try:
         root = etree.fromstring(repaired, _RECOVER)
@@ -247,8 +249,16 @@ def tree_to_element(tree: Tree, root: str, namespace: str | None = None) -> Any:
     return el
 
 
+#: Attributes one element may carry when a tree is encoded: lxml checks each new attribute
+#: against the existing ones, so 200k `@` keys from a JSON caller would hold the loop for minutes.
+MAX_ATTRIBUTES = 1000
+
+
 def _fill(el: Any, value: Any, qn: Any) -> None:
     if isinstance(value, dict):
+        if len(value) > MAX_ATTRIBUTES and sum(1 for k in value if k[:1] == "@") > MAX_ATTRIBUTES:
+            raise ValidationFailed(f"more than {MAX_ATTRIBUTES} attributes on one element "
+                                   f"<{local(el.tag)}>", code="too_many_attributes")
         for key, item in value.items():
             _add(el, key, item, qn)
     elif isinstance(value, list):

@@ -19,8 +19,10 @@ BUILTIN_PII = frozenset({
     "lxdh", "phone", "phone_no", "phoneNum", "mobile", "Mobile", "Phone", "tel", "Telephone",
     "hzxm", "patient_name", "patientName", "PatientName", "name", "Name", "xm",
     "jtdz", "address", "Address", "jzkh", "card_no", "cardNo", "medicalCardNo",
-    # credentials that legacy envelopes carry in the body (seed 002's systemKey, TOP's sign)
-    "systemKey", "system_key", "password", "Password", "secret", "app_secret", "token", "sign",
+    # credentials that legacy envelopes carry in the body (seed 002's systemId/systemKey pair,
+    # both issued as secrets; TOP's sign)
+    "systemKey", "system_key", "systemId", "system_id", "password", "Password", "secret",
+    "app_secret", "token", "sign",
 })
 
 
@@ -34,8 +36,30 @@ def mask(value: Any) -> Any:
     return text[0] + "*" * (len(text) - 2) + text[-1]
 
 
+#: Values of the running config's `secrets:` (see register_secrets): redacted wherever they
+#: appear in a log event, whatever the field is called.
+_SECRET_VALUES: list[str] = []
+REDACTED = "[secret]"
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Tell the log pipeline which values are secret (the app does this for its `secrets:`).
+
+    Values shorter than 6 characters are left out: redacting "1" or "yes" everywhere would
+    destroy the logs and protect nothing."""
+    _SECRET_VALUES[:] = sorted({v for v in values if isinstance(v, str) and len(v) >= 6},
+                               key=len, reverse=True)
+
+
+def _redact(text: str) -> str:
+    for secret in _SECRET_VALUES:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
 class PiiMasker:
-    """structlog processor masking PII keys anywhere in the event dict."""
+    """structlog processor: PII keys masked anywhere in the event, secret values redacted."""
 
     __slots__ = ("keys",)
 
@@ -48,16 +72,21 @@ class PiiMasker:
                     for k, v in value.items()}
         if isinstance(value, list):
             return [self._walk(v) for v in value]
+        if _SECRET_VALUES and value.__class__ is str:
+            return _redact(value)
         return value
 
     def __call__(self, logger: Any, name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         keys = self.keys
+        secrets = _SECRET_VALUES
         for key, value in event.items():  # values are replaced in place, keys never change
             cls = value.__class__
             if cls is dict or cls is list:
                 event[key] = self._walk(value)
             elif key in keys:
                 event[key] = mask(value)
+            elif secrets and cls is str:
+                event[key] = _redact(value)
         return event
 
 

@@ -15,10 +15,16 @@ from bridge.types import Tree
 
 
 def parse_json(text: str, where: str) -> Tree:
+    from bridge.codecs.jsoncodec import check_depth
+
     try:
-        return orjson.loads(text)  # type: ignore[no-any-return]
+        tree = orjson.loads(text)
+        check_depth(tree, text)
+        return tree  # type: ignore[no-any-return]
     except orjson.JSONDecodeError as exc:
         raise ValidationFailed(f"{where}: invalid JSON: {exc}", code="malformed_json") from None
+    except BridgeError as exc:
+        raise ValidationFailed(f"{where}: {exc.message}", code=exc.code) from None
 
 
 def parse_xml(text: str, where: str, lists: Any) -> tuple[str, Tree]:
