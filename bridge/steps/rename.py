@@ -89,11 +89,16 @@ class Rename:
         self.paths = paths
 
     def tree(self, node: Tree) -> Tree:
-        if isinstance(node, dict):
-            get = self.names.get
-            return {get(k, k): self.tree(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [self.tree(v) for v in node]
+        cls = node.__class__
+        if cls is dict:
+            get, tree = self.names.get, self.tree
+            # leaves (most values) are kept as they are, without a call per value
+            return {get(k, k): (v if v.__class__ is str else tree(v))
+                    for k, v in node.items()}  # type: ignore[union-attr]
+        if cls is list:
+            return [self.tree(v) for v in node]  # type: ignore[union-attr]
+        if isinstance(node, dict):       # dict subclasses
+            return {self.names.get(k, k): self.tree(v) for k, v in node.items()}
         return node
 
     def __call__(self, msg: Message) -> Message:

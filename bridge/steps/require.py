@@ -72,8 +72,20 @@ class Require:
     def __call__(self, msg: Message) -> Message:
         missing: list[str] = []
         too_long: list[str] = []
+        body = msg.body
+        flat = body.__class__ is dict
         for parts, limit in self.fields:
-            for where, value in found(msg.body, parts, ""):
+            if flat and len(parts) == 1:      # the common case: a top-level field, no walk
+                value = body.get(parts[0], MISSING)  # type: ignore[union-attr]
+                if value.__class__ is not list:
+                    if is_empty(value):
+                        missing.append(parts[0])
+                    elif limit is not None and value.__class__ is not dict:
+                        n = len(fmt(value))
+                        if n > limit:
+                            too_long.append(f"{parts[0]} ({n} > {limit})")
+                    continue
+            for where, value in found(body, parts, ""):
                 if is_empty(value):
                     missing.append(where)
                 elif limit is not None and not isinstance(value, (dict, list)):
