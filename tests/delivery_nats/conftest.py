@@ -73,3 +73,15 @@ def store_url(nats_url: str) -> str:
     name = "T" + uuid.uuid4().hex[:10].upper()
     return f"{nats_url}?stream={name}&prefix={name.lower()}&ack_wait=2"
 
+
+async def settled_depth(store, want):  # type: ignore[no-untyped-def]
+    """The stream's per-subject counts follow acks and terms a moment later: poll (bounded)."""
+    import asyncio
+    depth = await store.depth()
+    for _ in range(50):
+        if depth == want:
+            break
+        await asyncio.sleep(0.05)
+        depth = await store.depth()
+    return depth
+

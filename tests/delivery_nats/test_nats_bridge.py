@@ -19,6 +19,7 @@ from aiohttp import web
 from bridge.delivery.nats import NatsStore
 from bridge.testing import running_bridge
 from tests.delivery.conftest import Target, free_port, queued_config
+from .conftest import settled_depth
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,7 +107,7 @@ async def test_a_request_over_max_payload_is_refused_not_lost(tmp_path: Path, ta
         store = NatsStore(store_url)
         await store.open()
         try:
-            assert await store.depth() == {"notify": 1}
+            assert await settled_depth(store, {"notify": 1}) == {"notify": 1}
         finally:
             await store.close()
 
@@ -206,7 +207,7 @@ async def test_two_instances_one_queue_sigkill_loses_nothing(tmp_path: Path, sto
         store = NatsStore(store_url)
         await store.open()
         try:
-            assert await store.depth() == {}                          # the queue is empty
+            assert await settled_depth(store, {}) == {}                          # the queue is empty
         finally:
             await store.close()
         procs[1].send_signal(signal.SIGTERM)
@@ -218,3 +219,4 @@ async def test_two_instances_one_queue_sigkill_loses_nothing(tmp_path: Path, sto
                 proc.wait(timeout=10)
         if target.runner is not None:
             await target.runner.cleanup()
+

@@ -9,6 +9,7 @@ import pytest
 
 from bridge.delivery import Record, open_store
 from bridge.delivery.nats import NatsStore, route_token, token_route
+from .conftest import settled_depth
 
 
 def rec(i: int, route: str = "notify") -> Record:
@@ -55,7 +56,7 @@ async def test_enqueue_claim_and_finish_each_way(store: NatsStore) -> None:
     assert await store.ping()
     for i in range(4):
         await store.enqueue(rec(i, route="notify" if i < 3 else "referral.apply"))
-    assert await store.depth() == {"notify": 3, "referral.apply": 1}
+    assert await settled_depth(store, {"notify": 3, "referral.apply": 1}) == {"notify": 3, "referral.apply": 1}
     assert [r.status for r in await store.list(status="pending")] == ["pending"] * 4
 
     claimed = {r.id: r for r in await claim_all(store, 4)}
@@ -71,7 +72,7 @@ async def test_enqueue_claim_and_finish_each_way(store: NatsStore) -> None:
     await store.retry("m001", "target answered HTTP 503", time.time() + 0.3, 503)
     await store.dead("m002", "target answered HTTP 500: down", 500)
     await store.delivered("m003", 201)
-    assert await store.depth() == {"notify": 1}                 # only the retry is undelivered
+    assert await settled_depth(store, {"notify": 1}) == {"notify": 1}                 # only the retry is undelivered
 
     (waiting,) = await store.list(status="pending")
     assert (waiting.id, waiting.attempts, waiting.last_error) == ("m001", 1, "target answered HTTP 503")
@@ -91,7 +92,7 @@ async def test_enqueue_claim_and_finish_each_way(store: NatsStore) -> None:
     assert (again.id, again.attempts) == ("m001", 1)
     assert [r.status for r in await store.list(route="notify", status="inflight")] == ["inflight"]
     await store.delivered("m001", 200)
-    assert await store.depth() == {}
+    assert await settled_depth(store, {}) == {}
 
 
 async def test_replay_puts_dead_letters_back_with_the_same_id(store: NatsStore) -> None:
@@ -99,7 +100,7 @@ async def test_replay_puts_dead_letters_back_with_the_same_id(store: NatsStore) 
         await store.enqueue(rec(i, route="a" if i < 2 else "b"))
     for r in await claim_all(store, 3):
         await store.dead(r.id, "no", 500)
-    assert await store.depth() == {}
+    assert await settled_depth(store, {}) == {}
     assert await store.replay(route="b") == 1
     assert await store.replay(ids=["m000"]) == 1
     assert [r.id for r in await store.list(status="dead")] == ["m001"]
@@ -112,7 +113,7 @@ async def test_replay_puts_dead_letters_back_with_the_same_id(store: NatsStore) 
 async def test_same_message_id_is_stored_once(store: NatsStore) -> None:
     await store.enqueue(rec(7))
     await store.enqueue(rec(7))                                 # a re-sent publish: de-duplicated
-    assert await store.depth() == {"notify": 1}
+    assert await settled_depth(store, {"notify": 1}) == {"notify": 1}
 
 
 async def test_closing_hands_claims_to_another_instance(store_url: str) -> None:
@@ -127,7 +128,7 @@ async def test_closing_hands_claims_to_another_instance(store_url: str) -> None:
         (taken,) = await claim_all(two, 1)
         assert (taken.id, taken.attempts) == ("m001", 1)
         await two.delivered(taken.id, 200)
-        assert await two.depth() == {}
+        assert await settled_depth(two, {}) == {}
     finally:
         await two.close()
 
@@ -168,3 +169,4 @@ async def test_a_slow_delivery_keeps_its_claim(store_url: str) -> None:
     finally:
         await one.close()
         await two.close()
+
