@@ -7,7 +7,6 @@ import asyncio
 import os
 import signal
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 from bridge import __version__

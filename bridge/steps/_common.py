@@ -6,6 +6,7 @@ from typing import Annotated, Any, Callable, Iterable
 
 from pydantic import AfterValidator
 
+from bridge.message import Message
 from bridge.paths import MISSING, Path
 
 
@@ -72,3 +73,20 @@ def key_trie(paths: Iterable[str]) -> KeyTrie:
                     child = node[part] = {}
                 node = child
     return trie
+
+
+class UpdateFields:
+    """A value step: apply a compiled function at each of its paths (list items one by one).
+
+    The shape of `date`, `map_values`, `coerce`, `encrypt` and `decrypt`: only the function
+    differs, built once when the config loads."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: list[tuple[Path, Callable[[Any], Any]]]) -> None:
+        self.fields = fields
+
+    def __call__(self, msg: Message) -> Message:
+        for path, fn in self.fields:
+            path.update(msg.body, fn)
+        return msg

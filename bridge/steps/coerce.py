@@ -13,11 +13,10 @@ from typing import Annotated, Any, Callable, Literal
 from pydantic import Field, RootModel
 
 from bridge.errors import ValidationFailed
-from bridge.message import Message
 from bridge.paths import Path
 from bridge.placeholders import fmt
 from bridge.registry import BuildContext, Example, register_step
-from bridge.steps._common import PathText, each_scalar
+from bridge.steps._common import PathText, each_scalar, UpdateFields
 from bridge.types import Step
 
 TypeName = Literal["int", "float", "bool", "str"]
@@ -99,18 +98,6 @@ def converter(path: str, type_name: str) -> Callable[[Any], Any]:
     return apply
 
 
-class Coerce:
-    __slots__ = ("fields",)
-
-    def __init__(self, fields: list[tuple[Path, Callable[[Any], Any]]]) -> None:
-        self.fields = fields
-
-    def __call__(self, msg: Message) -> Message:
-        for path, fn in self.fields:
-            path.update(msg.body, fn)
-        return msg
-
-
 @register_step("coerce", CoerceConfig, examples=[
     Example(title="strings from XML to JSON types",
             config={"age": "int", "fee": "float", "fasting": "bool", "code": "str",
@@ -124,5 +111,5 @@ class Coerce:
 ])
 def build(cfg: CoerceConfig, ctx: BuildContext) -> Step:
     """Convert values at paths to int, float, bool or str; null and "" are left unchanged."""
-    return Coerce([(Path(p), each_scalar(converter(p, t), skip_dicts=False))
+    return UpdateFields([(Path(p), each_scalar(converter(p, t), skip_dicts=False))
                    for p, t in cfg.root.items()])

@@ -14,11 +14,10 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from bridge.errors import ValidationFailed
-from bridge.message import Message
 from bridge.paths import Path
 from bridge.placeholders import fmt
 from bridge.registry import BuildContext, Example, StepConfig, register_step
-from bridge.steps._common import PathText, as_list, each_scalar, is_empty
+from bridge.steps._common import PathText, as_list, each_scalar, is_empty, UpdateFields
 from bridge.types import Step
 
 _PROBE = datetime(2001, 12, 23, 14, 35, 56)
@@ -125,18 +124,6 @@ def reformat(path: str, froms: list[str], to: str) -> Any:
     return apply
 
 
-class Reformat:
-    __slots__ = ("fields",)
-
-    def __init__(self, fields: list[tuple[Path, Any]]) -> None:
-        self.fields = fields
-
-    def __call__(self, msg: Message) -> Message:
-        for path, fn in self.fields:
-            path.update(msg.body, fn)
-        return msg
-
-
 @register_step("date", DateConfig, examples=[
     Example(title="compact legacy dates to ISO, empty values left alone",
             config={"fields": ["birth_date", "bookings.booking_date"], "from": "%Y%m%d",
@@ -155,4 +142,4 @@ class Reformat:
 ])
 def build(cfg: DateConfig, ctx: BuildContext) -> Step:
     """Reformat date strings at paths from one strptime format to another."""
-    return Reformat([(Path(p), each_scalar(reformat(p, cfg.from_, cfg.to))) for p in cfg.fields])
+    return UpdateFields([(Path(p), each_scalar(reformat(p, cfg.from_, cfg.to))) for p in cfg.fields])

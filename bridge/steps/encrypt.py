@@ -18,11 +18,10 @@ from Crypto.Util.Padding import pad, unpad
 from pydantic import Field, model_validator
 
 from bridge.errors import ValidationFailed
-from bridge.message import Message
 from bridge.paths import Path
 from bridge.placeholders import fmt
 from bridge.registry import BuildContext, Example, StepConfig, register_step
-from bridge.steps._common import PathText, as_list, each_scalar, is_empty
+from bridge.steps._common import PathText, as_list, each_scalar, is_empty, UpdateFields
 from bridge.types import Step
 
 # Fake keys for the documented examples: 32 and 16 characters, clearly not secrets.
@@ -118,20 +117,6 @@ def decryptor(cfg: CryptConfig, new: Callable[[], Any], path: str) -> Callable[[
     return dec
 
 
-class PerField:
-    """Apply a value function at each path (list items one by one)."""
-
-    __slots__ = ("fields",)
-
-    def __init__(self, fields: list[tuple[Path, Callable[[Any], Any]]]) -> None:
-        self.fields = fields
-
-    def __call__(self, msg: Message) -> Message:
-        for path, fn in self.fields:
-            path.update(msg.body, fn)
-        return msg
-
-
 _SEED_004_PLAIN = {"hospitalId": "H0001", "phoneNum": "13800138000",
                    "idNum": "110101199003077777"}
 _SEED_004_SEALED = {"hospitalId": "H0001", "phoneNum": "498a041611e5fca02879ac6b3a46af4a",
@@ -156,7 +141,7 @@ def build_encrypt(cfg: CryptConfig, ctx: BuildContext) -> Step:
     """Encrypt the values at paths with AES-256 (ECB or CBC, PKCS#7) as hex (lower-case unless
     upper: true) or base64; key and iv are named secrets of exactly 32 and 16 bytes."""
     enc = each_scalar(encryptor(cfg, _cipher_factory(cfg, ctx, "encrypt")))
-    return PerField([(Path(p), enc) for p in cfg.fields])
+    return UpdateFields([(Path(p), enc) for p in cfg.fields])
 
 
 @register_step("decrypt", CryptConfig, examples=[
@@ -174,4 +159,4 @@ def build_decrypt(cfg: CryptConfig, ctx: BuildContext) -> Step:
     """Decrypt AES-256 (ECB or CBC, PKCS#7) hex or base64 values at paths back to text; a value
     that does not decrypt is a 422 naming the field, never the key."""
     new = _cipher_factory(cfg, ctx, "decrypt")
-    return PerField([(Path(p), each_scalar(decryptor(cfg, new, p))) for p in cfg.fields])
+    return UpdateFields([(Path(p), each_scalar(decryptor(cfg, new, p))) for p in cfg.fields])

@@ -11,11 +11,10 @@ from typing import Annotated, Any
 
 from pydantic import Field, RootModel, model_validator
 
-from bridge.message import Message
 from bridge.paths import MISSING, Path
 from bridge.placeholders import fmt
 from bridge.registry import BuildContext, Example, StepConfig, register_step
-from bridge.steps._common import PathText, each_scalar
+from bridge.steps._common import PathText, each_scalar, UpdateFields
 from bridge.types import Step
 
 
@@ -55,18 +54,6 @@ class Translate:
         return value if self.default is MISSING else self.default
 
 
-class MapValues:
-    __slots__ = ("fields",)
-
-    def __init__(self, fields: list[tuple[Path, Any]]) -> None:
-        self.fields = fields
-
-    def __call__(self, msg: Message) -> Message:
-        for path, fn in self.fields:
-            path.update(msg.body, fn)
-        return msg
-
-
 @register_step("map_values", MapValuesConfig, examples=[
     Example(title="code table; YAML int keys match string values",
             config={"sex": {1: "男", 2: "女"}, "visit_type": {"mz": "outpatient", "zy": "inpatient"}},
@@ -80,4 +67,4 @@ class MapValues:
 ])
 def build(cfg: MapValuesConfig, ctx: BuildContext) -> Step:
     """Translate values at paths through a table; unmapped values stay unless a default is given."""
-    return MapValues([(Path(p), each_scalar(Translate(vm))) for p, vm in cfg.root.items()])
+    return UpdateFields([(Path(p), each_scalar(Translate(vm))) for p, vm in cfg.root.items()])

@@ -17,6 +17,8 @@ from typing import AsyncIterator, Iterator
 
 import pytest
 
+from tests.conftest import missing_tool
+
 from tests.delivery.conftest import Target, free_port
 
 
@@ -34,7 +36,7 @@ def nats_binary() -> str | None:
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     binary = nats_binary()
     if binary is None:
-        pytest.skip("nats-server is not installed (CI installs Debian's nats-server)")
+        missing_tool("nats-server")
     port = free_port()
     store_dir = tmp_path_factory.mktemp("nats")
     proc = subprocess.Popen([binary, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(store_dir)],

@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import missing_tool
 from tests.deploy.prom import ALERTS, PROM_CONFIG, PROMTOOL, alert_rules, promtool
 
-pytestmark = pytest.mark.skipif(PROMTOOL is None,
-                                reason="Debian package `prometheus` not installed (.ci/run installs it)")
+@pytest.fixture(autouse=True)
+def _needs_prometheus() -> None:
+    if PROMTOOL is None:
+        missing_tool("promtool (Debian package prometheus)")
 
 UNIT_TESTS = Path(__file__).resolve().parent / "alerts_test.yml"
 

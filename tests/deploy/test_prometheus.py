@@ -19,12 +19,15 @@ import pytest
 
 from bridge.sim import close_sims, load_builtin_sims, start_sims
 from bridge.testing import RunningBridge, running_bridge
+from tests.conftest import missing_tool
 from tests.deploy.prom import (PROMETHEUS, PROMTOOL, Prom, alert_rules, dashboard_variables,
                                panel_queries, promtool, running_prometheus, substitute)
 from tests.e2e.helpers import SERVLET, XML_UTF8, sample
 
-pytestmark = pytest.mark.skipif(PROMETHEUS is None or PROMTOOL is None,
-                                reason="Debian package `prometheus` not installed (.ci/run installs it)")
+@pytest.fixture(autouse=True)
+def _needs_prometheus() -> None:
+    if PROMETHEUS is None or PROMTOOL is None:
+        missing_tool("prometheus and promtool (Debian package prometheus)")
 
 SHIPPED = Path(__file__).resolve().parents[2] / "routes.yaml"
 OK_REQUESTS, FAILED_REQUESTS = 9, 4          # 4 of 13 upstream errors: over the 5% alert bound

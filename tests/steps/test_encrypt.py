@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import missing_tool
 from pydantic import ValidationError
 
 from bridge.errors import ConfigError, ValidationFailed
@@ -34,7 +36,7 @@ def run(step: str, config: Any, body: Any) -> Any:
 
 def openssl(mode: str, plaintext: str, *, iv: bool = False) -> bytes:
     if shutil.which("openssl") is None:
-        pytest.skip("the openssl binary is not installed")
+        missing_tool("the openssl binary")
     args = ["openssl", "enc", f"-aes-256-{mode}", "-K", KEY.encode().hex(), "-nosalt"]
     if iv:
         args += ["-iv", IV.encode().hex()]
