@@ -295,5 +295,101 @@ def serialize(el: Any, *, encoding: str = "utf-8", declaration: bool = True) -> 
 
 def tree_to_xml(tree: Tree, root: str, *, encoding: str = "utf-8", declaration: bool = True,
                 namespace: str | None = None) -> bytes:
-    return serialize(tree_to_element(tree, root, namespace), encoding=encoding,
-                     declaration=declaration)
+    """A tree as an XML document. Plain trees (elements and text, no ``@``/``#text``) are
+    written straight to a string, byte for byte what lxml writes; anything else, or anything
+    lxml would refuse, goes through the lxml tree (which also raises the proper error)."""
+    try:
+        text = _direct_xml(tree, root, namespace)
+    except (_NeedsLxml, RecursionError):
+        return serialize(tree_to_element(tree, root, namespace), encoding=encoding,
+                         declaration=declaration)
+    from bridge.codecs import charset
+
+    head = f'<?xml version="1.0" encoding="{encoding}"?>\n' if declaration else ""
+    if charset.python_codec(encoding) == "utf-8":
+        return (head + text).encode("utf-8")
+    return charset.encode(head + text, encoding)
+
+
+class _NeedsLxml(Exception):
+    """The direct writer met something it leaves to lxml."""
+
+
+#: Characters lxml refuses in text (XML 1.0 Char production); surrogates cannot be encoded.
+_NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ESCAPES = ("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;")
+#: Element names already judged by lxml (its rules, not a copy of them); bounded.
+_NAME_OK: dict[str, bool] = {}
+_NAMESPACE_OK: dict[str, bool] = {}
+
+
+def _lxml_accepts(name: str, cache: dict[str, bool], make: Any) -> bool:
+    ok = cache.get(name)
+    if ok is None:
+        try:
+            make(name)
+            ok = True
+        except (ValueError, TypeError):
+            ok = False
+        if len(cache) < 4096:
+            cache[name] = ok
+    return ok
+
+
+def _plain_name(name: str) -> None:
+    if "{" in name:   # Clark notation: a namespace of its own, which lxml prefixes
+        raise ValueError(name)
+    etree.Element(name)
+
+
+def _direct_xml(tree: Tree, root: str, namespace: str | None) -> str:
+    if not _lxml_accepts(root, _NAME_OK, _plain_name):
+        raise _NeedsLxml
+    out: list[str] = []
+    if namespace:
+        if (not _lxml_accepts(namespace, _NAMESPACE_OK, lambda ns: etree.Element("{%s}a" % ns, nsmap={None: ns}))
+                or any(c in namespace for c in '&<>"\r\n\t')):
+            raise _NeedsLxml
+        _element(out, root, tree, f' xmlns="{namespace}"')
+    else:
+        _element(out, root, tree, "")
+    text = "".join(out)
+    if _NOT_XML_CHAR.search(text) is not None:
+        raise _NeedsLxml
+    return text
+
+
+def _element(out: list[str], name: str, value: Any, attrs: str = "") -> None:
+    cls = value.__class__
+    if cls is dict:
+        start = len(out)
+        out.append(f"<{name}{attrs}>")
+        for key, item in value.items():
+            if key.__class__ is not str or not _lxml_accepts(key, _NAME_OK, _plain_name):
+                raise _NeedsLxml   # `@attr`, `#text`, or a name lxml must judge
+            if item.__class__ is list:
+                _items(out, key, item)
+            else:
+                _element(out, key, item)
+        if len(out) == start + 1:   # no children (an empty dict, or only empty lists)
+            out[start] = f"<{name}{attrs}/>"
+        else:
+            out.append(f"</{name}>")
+    elif value is None:
+        out.append(f"<{name}{attrs}/>")
+    elif cls is list or isinstance(value, dict):
+        raise _NeedsLxml
+    else:
+        text = value if cls is str else fmt(value)
+        if "&" in text or "<" in text or ">" in text or "\r" in text:
+            for char, entity in _ESCAPES:
+                text = text.replace(char, entity)
+        out.append(f"<{name}{attrs}>{text}</{name}>")
+
+
+def _items(out: list[str], name: str, items: list[Any]) -> None:
+    for item in items:   # a list repeats its element; a list in a list is flattened
+        if item.__class__ is list:
+            _items(out, name, item)
+        else:
+            _element(out, name, item)
