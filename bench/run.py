@@ -209,19 +209,21 @@ def workload_block(args: argparse.Namespace, w: Workload, conns: list[int], mode
 
 
 def profile(args: argparse.Namespace, run_dir: Path, meta: dict[str, Any]) -> int:
-    """py-spy (from bench/.venv-peers) on the bridge while wrk drives W1: collapsed stacks + top lists."""
+    """py-spy (from bench/.venv-peers) on the bridge (or, with ``--peers NAME``, a Python peer)
+    while wrk drives the first workload: collapsed stacks, top lists and a share per package."""
     spy = PEERS_VENV / "bin" / "py-spy"
     if not spy.exists():
         say("py-spy missing: run without --no-install first")
         return 1
-    w = all_workloads()["w1"]
+    w = all_workloads()[args.workloads[0] if args.workloads_given else "w1"]
+    name = args.peers[0] if args.peers_given else "bridge"
     upstream, _ = start_upstream("fast", run_dir)
-    procs = start_peers(["bridge"], w, upstream.url, run_dir, meta["unavailable"])
+    procs = start_peers([name], w, upstream.url, run_dir, meta["unavailable"])
     try:
-        bridge = procs["bridge"]
+        bridge = procs[name]
         body = body_file(w, run_dir)
         run_wrk(bridge.url + w.path, body, w.content_type, args.connections[0], 2, LUA, LOAD_CPU)
-        out = run_dir / "bridge-w1.collapsed"
+        out = run_dir / f"{name}-{w.name}.collapsed"
         spy_proc = subprocess.Popen([str(spy), "record", "--pid", str(bridge.pid), "--format", "raw",
                                      "--rate", "250", "--duration", str(int(args.duration)), "--nonblocking",
                                      "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -231,57 +233,54 @@ def profile(args: argparse.Namespace, run_dir: Path, meta: dict[str, Any]) -> in
     finally:
         stop_all(procs)
         upstream.stop()
-    text = hot_spots(out)
+    text = hot_spots(out, f"{name}, {w.name}")
     (run_dir / "profile.md").write_text(text)
     say(text)
     return 0
 
 
-CATEGORIES = {  # where the bridge spends time that a hand-written handler does not
-    "logging (structlog)": ("structlog/", "bridge/observability/logging.py", "json/"),
-    "metrics (prometheus_client)": ("prometheus_client/",),
-    "request id (uuid4)": ("uuid.py",),
-    "inbound parse (lxml -> tree)": ("bridge/codecs/xml.py", "bridge/codecs/xmltree.py"),
-    "pipeline steps": ("bridge/pipeline.py", "bridge/steps/", "bridge/placeholders.py", "bridge/paths.py"),
-    "outbound call (aiohttp client)": ("bridge/connectors/http.py",),
-    "body read (read_limited + asyncio.timeout)": ("Handler.handle.<locals>.read",),
-}
+def package_of(frame: str) -> str:
+    """``f (aiohttp/client.py)`` -> ``aiohttp``; the bridge's own frames by module."""
+    m = re.search(r"\(([^()]*)\)$", frame)
+    path = m.group(1) if m else ""
+    if path.startswith("bridge/"):
+        return path.rsplit(".", 1)[0]
+    head = path.split("/", 1)[0]
+    return head or "(native / idle)"
 
 
-def hot_spots(collapsed: Path, top: int = 25) -> str:
-    """Self and inclusive share of samples per function (line numbers folded), and per category."""
+def hot_spots(collapsed: Path, title: str = "bridge, W1", top: int = 25) -> str:
+    """Self time per package and per function (line numbers folded).
+
+    py-spy sees an async handler's stack only from the coroutine the loop resumed, so inclusive
+    shares undercount; self time is exact, and summed by package it says where the CPU goes."""
     own: Counter[str] = Counter()
-    incl: Counter[str] = Counter()
-    cats: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
     total = 0
     for line in collapsed.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
         if not stack or not n.isdigit():
             continue
-        frames = [re.sub(r":\d+\)$", ")", f.strip()) for f in stack.split(";")]
+        leaf = re.sub(r":\d+\)$", ")", stack.split(";")[-1].strip())
         count = int(n)
         total += count
-        own[frames[-1]] += count
-        for f in set(frames):
-            incl[f] += count
-        for cat, marks in CATEGORIES.items():
-            if any(m in f for f in frames for m in marks):
-                cats[cat] += count
+        own[leaf] += count
+        packages[package_of(leaf)] += count
     total = max(total, 1)
 
-    def fmt(c: Counter[str], keep: str = "") -> list[str]:
-        return [f"| {100 * v / total:5.1f}% | `{k}` |" for k, v in c.most_common(200) if keep in k][:top]
-    return "\n".join([f"# Bridge profile, W1 ({total} samples)", "", "## By category (inclusive)", "",
-                      "| share | category |", "|---:|---|", *fmt(cats), "", "## Self time", "",
-                      "| share | frame |", "|---:|---|", *fmt(own), "", "## Inclusive, bridge/ frames", "",
-                      "| share | frame |", "|---:|---|", *fmt(incl, "bridge/"), ""])
+    def fmt(c: Counter[str]) -> list[str]:
+        return [f"| {100 * v / total:5.1f}% | `{k}` |" for k, v in c.most_common(top)]
+    return "\n".join([f"# Profile: {title} ({total} samples)", "", "## Self time by package", "",
+                      "| share | package or bridge module |", "|---:|---|", *fmt(packages), "",
+                      "## Self time by function", "", "| share | frame |", "|---:|---|", *fmt(own), ""])
 
 
 def main(argv: list[str] | None = None) -> int:
     names = list(all_workloads())
     p = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
     p.add_argument("--smoke", action="store_true", help="correctness of every available peer only")
-    p.add_argument("--profile", action="store_true", help="py-spy profile of the bridge under W1")
+    p.add_argument("--profile", action="store_true",
+                   help="py-spy profile of the bridge (or the first --peers) under W1 (or the first --workloads)")
     p.add_argument("--duration", type=float, default=8, help="seconds per measurement (default 8)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--workloads", default=",".join(names), help=f"comma list of {', '.join(names)}")
@@ -292,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-install", action="store_true", help="use only the tools already installed")
     p.add_argument("--out", type=Path, default=HERE / "results")
     args = p.parse_args(argv)
+    args.workloads_given = "--workloads" in (argv if argv is not None else sys.argv)
+    args.peers_given = "--peers" in (argv if argv is not None else sys.argv)
     args.workloads = [x for x in args.workloads.split(",") if x]
     args.peers = [x for x in args.peers.split(",") if x]
     args.connections = [int(x) for x in args.connections.split(",") if x]

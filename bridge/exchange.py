@@ -16,6 +16,7 @@ import structlog
 
 from bridge.codecs import CODECS
 from bridge.codecs.base import Inbound, Rendered
+from bridge.codecs.charset import content_type_parts
 from bridge.errors import BadRequest, BridgeError, TooLarge, Unavailable, UnsupportedMediaType
 from bridge.message import Message
 from bridge.runtime import PathDispatch, Route, Runtime
@@ -41,18 +42,6 @@ class Outgoing:
     outcome: str = "ok"
 
 
-def split_content_type(raw: str) -> tuple[str, str | None]:
-    """``text/xml; charset="GBK"`` -> (``text/xml``, ``GBK``)."""
-    media, _, params = raw.partition(";")
-    charset = None
-    if params:
-        for param in params.split(";"):
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "charset":
-                charset = value.strip().strip('"').strip("'") or None
-    return media.strip().lower(), charset
-
-
 def bytes_reader(data: bytes) -> Callable[[int], Awaitable[bytes]]:
     """A reader over a body already in memory (for `bridge test` and embedding)."""
     async def read(limit: int) -> bytes:
@@ -68,9 +57,9 @@ async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming,
     metrics = runtime.metrics
     request_id = incoming.headers.get("X-Request-ID") or os.urandom(16).hex()
     raw_ct = incoming.headers.get("Content-Type", "")
-    media, header_charset = split_content_type(raw_ct)
+    media, header_charset = content_type_parts(raw_ct)
     codec = dispatch.codec
-    inb: Inbound = codec.bare(raw_ct)
+    inb: Inbound | None = None
     route: Route | None = None
     msg: Message | None = None
     err: BridgeError | None = None
@@ -81,7 +70,7 @@ async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming,
         if media and not codec.accepts(media):
             raise UnsupportedMediaType(f"{dispatch.format} expected on {dispatch.path}, "
                                        f"got Content-Type {media}")
-        limit = runtime.config.server.max_body
+        limit = dispatch.max_body
         if incoming.content_length is not None and incoming.content_length > limit:
             raise TooLarge(f"request body of {incoming.content_length} bytes exceeds max_body "
                            f"({limit} bytes)")
@@ -105,7 +94,7 @@ async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming,
     except BridgeError as exc:
         err = exc
         outcome = exc.outcome
-        rendered = render_error(exc, inb, route or dispatch.error_route, msg)
+        rendered = render_error(exc, inb or codec.bare(raw_ct), route or dispatch.error_route, msg)
     except asyncio.CancelledError:
         raise
     except Exception:  # a bug: log it fully, answer without details
@@ -113,7 +102,7 @@ async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming,
                   route=route.name if route else None, exc_info=True)
         err = BridgeError("internal error; see the bridge log for request " + request_id)
         outcome = "rejected"
-        rendered = render_error(err, inb, route or dispatch.error_route, msg)
+        rendered = render_error(err, inb or codec.bare(raw_ct), route or dispatch.error_route, msg)
     finally:
         if inflight is not None:
             inflight.dec()

@@ -12,13 +12,15 @@ MISSING: Any = object()
 
 
 class Path:
-    __slots__ = ("text", "parts")
+    __slots__ = ("text", "parts", "top")
 
     def __init__(self, text: str) -> None:
         if not text or any(p == "" for p in text.split(".")):
             raise ValueError(f"invalid path {text!r}")
         self.text = text
         self.parts: tuple[str, ...] = tuple(text.split("."))
+        #: a top-level key (``birth_date``): on a dict body, one lookup, no walk
+        self.top: str | None = text if len(self.parts) == 1 and not text.isdigit() else None
 
     def __repr__(self) -> str:
         return f"Path({self.text!r})"
@@ -58,6 +60,11 @@ class Path:
 
     def update(self, tree: Any, fn: Callable[[Any], Any]) -> None:
         """Replace each value present at the path by ``fn(value)``."""
+        top = self.top
+        if top is not None and tree.__class__ is dict:
+            if top in tree:
+                tree[top] = fn(tree[top])
+            return
         key = self.key
         lists = self._indexed(tree)
         for items in lists:

@@ -31,7 +31,8 @@ from bridge.config import yamlload
 from bridge.config.loader import Problems, did_you_mean
 from bridge.connectors.http import HttpReply
 from bridge.errors import BridgeError, ConfigError, UpstreamError, UpstreamTimeout
-from bridge.exchange import Incoming, bytes_reader, exchange, split_content_type
+from bridge.codecs.charset import split_content_type
+from bridge.exchange import Incoming, bytes_reader, exchange
 from bridge.placeholders import fmt
 from bridge.runtime import PathDispatch, Route, Runtime
 

@@ -262,6 +262,7 @@ class PathDispatch:
     fallback: Route | None
     parse_options: ParseOptions
     strict_options: ParseOptions
+    max_body: int                   # server.max_body, read once
 
     @property
     def error_route(self) -> Route:
@@ -428,5 +429,5 @@ def _dispatch_table(routes: list[Route], cfg: Any, problems: Problems) -> dict[s
         table[path] = PathDispatch(
             path, fmt_, CODECS[fmt_], group, by_key, by_field, fallback,
             ParseOptions(route_charset, any(r.recover for r in group), server.max_depth),
-            ParseOptions(route_charset, False, server.max_depth))
+            ParseOptions(route_charset, False, server.max_depth), server.max_body)
     return table

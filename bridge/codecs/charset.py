@@ -97,3 +97,28 @@ def encode(text: str, label: str) -> bytes:
 
 _STRICT_GB = {"gb2312": "gb2312", "euc-cn": "gb2312", "gb_2312-80": "gb2312", "gbk": "gbk",
               "cp936": "gbk", "x-gbk": "gbk", "ms936": "gbk", "windows-936": "gbk"}
+
+
+def split_content_type(raw: str) -> tuple[str, str | None]:
+    """``text/xml; charset="GBK"`` -> (``text/xml``, ``GBK``)."""
+    media, _, params = raw.partition(";")
+    charset = None
+    if params:
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "charset":
+                charset = value.strip().strip('"').strip("'") or None
+    return media.strip().lower(), charset
+
+
+_CONTENT_TYPES: dict[str, tuple[str, str | None]] = {}
+
+
+def content_type_parts(raw: str) -> tuple[str, str | None]:
+    """split_content_type, remembered: a caller sends the same Content-Type every time."""
+    parts = _CONTENT_TYPES.get(raw)
+    if parts is None:
+        parts = split_content_type(raw)
+        if len(_CONTENT_TYPES) < 1024:
+            _CONTENT_TYPES[raw] = parts
+    return parts

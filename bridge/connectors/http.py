@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from bridge.codecs.charset import content_type_parts
 from bridge.config.models import TargetConfig
 from bridge.errors import Unavailable, UpstreamError, UpstreamTimeout
 from bridge.observability.metrics import Metrics
@@ -109,8 +110,8 @@ class HttpTarget:
                                                 timeout=self.timeout, allow_redirects=False) as resp:
                     data = await resp.read()
                     status_label = str(resp.status)
-                    reply = HttpReply(resp.status, resp.content_type if "Content-Type" in resp.headers else "",
-                                      resp.charset, data, time.perf_counter() - started)
+                    media, label = content_type_parts(resp.headers.get("Content-Type") or "")
+                    reply = HttpReply(resp.status, media, label, data, time.perf_counter() - started)
         except asyncio.TimeoutError:
             status_label = "timeout"
             self._failed()

@@ -79,20 +79,23 @@ def _fast(from_: str, to: str) -> Any:
     if not {p[1] for p in to_parts if p.startswith("%")} <= have:
         return None
     pattern = re.compile("".join(_FIELDS[p[1]] if p.startswith("%") else re.escape(p) for p in parts) + r"\Z")
-    template = "".join("{%s:0%dd}" % (p[1], _WIDTH[p[1]]) if p.startswith("%") else
+    order = [p[1] for p in parts if p.startswith("%")]          # the groups, as they come
+    template = "".join("{%d:0%dd}" % (order.index(p[1]), _WIDTH[p[1]]) if p.startswith("%") else
                        p.replace("{", "{{").replace("}", "}}") for p in to_parts)
+    # datetime(Y, m, d, H, M, S) from the groups; a directive the input lacks takes its default
+    defaults = {"Y": 1900, "m": 1, "d": 1, "H": 0, "M": 0, "S": 0}
+    picks = [(order.index(d), 0) if d in order else (-1, defaults[d]) for d in "YmdHMS"]
 
     def convert(text: str) -> str | None:
         m = pattern.match(text)
         if m is None:
             return None
-        v = {k: int(x) for k, x in m.groupdict().items()}
+        values = [int(x) for x in m.groups()]
         try:  # validates the calendar: 20130230 is not a date
-            datetime(v.get("Y", 1900), v.get("m", 1), v.get("d", 1), v.get("H", 0), v.get("M", 0),
-                     v.get("S", 0))
+            datetime(*[values[i] if i >= 0 else default for i, default in picks])
         except ValueError:
             return None
-        return template.format(**v)
+        return template.format(*values)
     return convert
 
 
