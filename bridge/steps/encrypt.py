@@ -74,7 +74,8 @@ def _cipher_factory(cfg: CryptConfig, ctx: BuildContext, step: str) -> Callable[
         assert cfg.iv is not None
         iv = secret_bytes(ctx, step, cfg.iv, 16, "iv")
         return lambda: AES.new(key, AES.MODE_CBC, iv=iv)  # CBC state: one object per value
-    return lambda: AES.new(key, AES.MODE_ECB)
+    ecb = AES.new(key, AES.MODE_ECB)   # ECB keeps no state between blocks: one object for all
+    return lambda: ecb
 
 
 def encryptor(cfg: CryptConfig, new: Callable[[], Any]) -> Callable[[Any], Any]:
