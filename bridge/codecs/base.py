@@ -45,6 +45,9 @@ Decoder = Callable[[Inbound], "tuple[Tree, str | None]"]
 
 class InboundCodec(Protocol):
     name: str
+    #: decoder(cfg, max_depth, keymap=f) renames keys while building the tree (XML, SOAP):
+    #: a leading `rename`/`case` step is then fused into decoding (bridge.runtime)
+    renames_keys: bool
 
     def accepts(self, media_type: str) -> bool: ...
 

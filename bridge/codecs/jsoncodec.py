@@ -72,6 +72,7 @@ def list_fixer(paths: list[str]) -> Any:
 
 class JsonCodec:
     name = "json"
+    renames_keys = False   # orjson builds the tree: a rename step stays a step
 
     def accepts(self, media_type: str) -> bool:
         return "xml" not in media_type and not media_type.startswith("multipart/")

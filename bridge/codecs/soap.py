@@ -9,7 +9,7 @@ envelope cannot tell), and every answer goes back in the version received.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from lxml import etree
 
@@ -146,7 +146,10 @@ class SoapCodec:
         return Inbound("soap", label, MEDIA[version], doc=op, key=xmltree.local(op.tag),
                        soap_version=version, recovered=repaired)
 
-    def decoder(self, inbound_cfg: Any, max_depth: int) -> Decoder:
+    renames_keys = True   # decoder(keymap=...) renames keys while building the tree
+
+    def decoder(self, inbound_cfg: Any, max_depth: int,
+                keymap: Callable[[str], str] | None = None) -> Decoder:
         index = xmltree.build_list_index(inbound_cfg.lists)
         param = inbound_cfg.soap.param if inbound_cfg.soap else None
         recover = bool(getattr(inbound_cfg, "recover", False))
@@ -154,9 +157,9 @@ class SoapCodec:
         def decode(inb: Inbound) -> tuple[Tree, str | None]:
             if param:
                 inner = param_document(inb.doc, param, recover=recover)
-                return (xmltree.element_to_tree(inner, index, max_depth=max_depth),
+                return (xmltree.element_to_tree(inner, index, max_depth=max_depth, keymap=keymap),
                         xmltree.local(inner.tag))
-            return xmltree.element_to_tree(inb.doc, index, max_depth=max_depth), None
+            return xmltree.element_to_tree(inb.doc, index, max_depth=max_depth, keymap=keymap), None
         return decode
 
     def _content_type(self, inbound: Inbound) -> str:

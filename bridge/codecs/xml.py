@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from bridge.codecs import charset, xmltree
 from bridge.codecs.base import Decoder, Inbound, ParseOptions, Rendered, error_tree
@@ -42,11 +42,14 @@ class XmlCodec:
         return Inbound("xml", label, media_for_reply(media_type), doc=root,
                        key=xmltree.local(root.tag), recovered=repaired)
 
-    def decoder(self, inbound_cfg: Any, max_depth: int) -> Decoder:
+    renames_keys = True   # decoder(keymap=...) renames keys while building the tree
+
+    def decoder(self, inbound_cfg: Any, max_depth: int,
+                keymap: Callable[[str], str] | None = None) -> Decoder:
         index = xmltree.build_list_index(inbound_cfg.lists)
 
         def decode(inb: Inbound) -> tuple[Tree, str | None]:
-            return xmltree.element_to_tree(inb.doc, index, max_depth=max_depth), inb.key
+            return xmltree.element_to_tree(inb.doc, index, max_depth=max_depth, keymap=keymap), inb.key
         return decode
 
     def render(self, tree: Tree, inbound: Inbound, *, root: str, namespace: str | None,

@@ -8,7 +8,7 @@ impossible, not just unlikely). Depth is bounded while converting.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from lxml import etree
 
@@ -176,9 +176,13 @@ def local(tag: str) -> str:
 
 
 def element_to_tree(el: Any, index: ListIndex | None = None, *, empty: Any = "",
-                    max_depth: int = MAX_DEPTH, depth: int = 0) -> Tree:
+                    max_depth: int = MAX_DEPTH, depth: int = 0,
+                    keymap: Callable[[str], str] | None = None) -> Tree:
     """One element's content as a tree (the element's own name is not a key).
 
+    ``keymap`` renames every key of the tree as it is built: the same tree a `rename` or `case`
+    step would make of the result (repeats are grouped under the element's own name first,
+    then each dict's keys are mapped, later keys winning a collision, as the step does).
     The hot path of every XML request: kept to plain loops, no per-element helper calls.
     """
     if depth > max_depth:
@@ -206,7 +210,7 @@ def element_to_tree(el: Any, index: ListIndex | None = None, *, empty: Any = "",
             value: Any = t if t and not t.isspace() else empty
         else:
             value = element_to_tree(child, sub[1] if sub else None, empty=empty,
-                                    max_depth=max_depth, depth=below)
+                                    max_depth=max_depth, depth=below, keymap=keymap)
         if sub is not None and sub[0]:
             node.setdefault(key, []).append(value)
         elif key in node:
@@ -224,6 +228,8 @@ def element_to_tree(el: Any, index: ListIndex | None = None, *, empty: Any = "",
     if depth + 1 > max_depth and len(el):
         raise BadRequest(f"XML nested deeper than {max_depth} levels (line {el.sourceline})",
                          code="too_deep")
+    if keymap is not None:
+        return {keymap(k): v for k, v in node.items()}
     return node
 
 

@@ -116,6 +116,14 @@ class Recase:
             self.memo[key] = out
         return out
 
+    def key_function(self) -> Callable[[str], str] | None:
+        """Converting every key of the whole body and nothing else: what a decoder can do while
+        it builds the tree (see bridge.runtime); None with keep: or paths:."""
+        if self.paths or self.keep is not None:
+            return None
+        memo, key = self.memo, self.key
+        return lambda k: memo.get(k) or key(k)
+
     def tree(self, node: Tree, keep: KeyTrie | None) -> Tree:
         if isinstance(node, dict):
             if keep is None:

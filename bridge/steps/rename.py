@@ -7,7 +7,7 @@ used both ways (``reverse: true`` for replies going back to the legacy side).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 from pydantic import Field, model_validator
@@ -100,6 +100,14 @@ class Rename:
         if isinstance(node, dict):       # dict subclasses
             return {self.names.get(k, k): self.tree(v) for k, v in node.items()}
         return node
+
+    def key_function(self) -> Callable[[str], str] | None:
+        """Renaming every key of the whole body and nothing else: what a decoder can do while
+        it builds the tree (see bridge.runtime); None when limited to paths."""
+        if self.paths:
+            return None
+        names = self.names
+        return lambda key: names.get(key, key)
 
     def __call__(self, msg: Message) -> Message:
         if not self.paths:
