@@ -97,7 +97,8 @@ def parse(text: str | bytes, *, recover: bool = False) -> tuple[Any, bool]:
     """
     if isinstance(text, bytes) and (b"\x00" in text[:4] or text[:2] in (b"\xff\xfe", b"\xfe\xff")):
         raise UnsupportedMediaType("UTF-16 and UTF-32 bodies are not accepted: use UTF-8, GBK or GB18030")
-    if ("<!" if isinstance(text, str) else b"<!") in text:   # no "<!" at all: no DTD possible
+    markup_decl = ("<!" if isinstance(text, str) else b"<!") in text
+    if markup_decl:   # no "<!" at all: no DTD possible
         _refuse_dtd(text)
     source: str | bytes
     if isinstance(text, str):
@@ -113,7 +114,7 @@ def parse(text: str | bytes, *, recover: bool = False) -> tuple[Any, bool]:
         root = etree.fromstring(source, _STRICT)
         if root is None:
             raise BadRequest("empty XML document", code="malformed_xml")
-        return _no_doctype(root), False
+        return (_no_doctype(root) if markup_decl else root), False
     except etree.XMLSyntaxError as exc:
         if not recover or _too_deep(exc):
             raise _syntax_error(exc) from None
@@ -132,7 +133,7 @@ def parse(text: str | bytes, *, recover: bool = False) -> tuple[Any, bool]:
         root = None
     if root is None:
         raise _syntax_error(first) from None
-    return _no_doctype(root), True
+    return (_no_doctype(root) if markup_decl else root), True
 
 
 def _no_doctype(root: Any) -> Any:
