@@ -239,6 +239,28 @@ def profile(args: argparse.Namespace, run_dir: Path, meta: dict[str, Any]) -> in
     return 0
 
 
+def long_run(args: argparse.Namespace, run_dir: Path, meta: dict[str, Any]) -> int:
+    from bench import longrun
+
+    if not shutil.which("wrk"):
+        say("wrk is not installed (apt-get install wrk)")
+        return 1
+    w = all_workloads()["w1"]
+    upstream, kind = start_upstream("fast", run_dir)
+    meta.setdefault("upstreams", {})["fast"] = kind
+    try:
+        body = body_file(w, run_dir)
+        if args.scaling:
+            longrun.scaling(args, run_dir, meta, upstream.url, body, LUA, say)
+        if args.soak:
+            res = longrun.soak(args, run_dir / "soak" if args.scaling else run_dir, meta, upstream.url,
+                               body, LUA, say, SERVER_CPU, LOAD_CPU)
+            return 0 if res["errors"] == 0 else 1
+    finally:
+        upstream.stop()
+    return 0
+
+
 def package_of(frame: str) -> str:
     """``f (aiohttp/client.py)`` -> ``aiohttp``; the bridge's own frames by module."""
     m = re.search(r"\(([^()]*)\)$", frame)
@@ -281,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--smoke", action="store_true", help="correctness of every available peer only")
     p.add_argument("--profile", action="store_true",
                    help="py-spy profile of the bridge (or the first --peers) under W1 (or the first --workloads)")
+    p.add_argument("--scaling", action="store_true", help="W1: bridge --workers 1 vs 2 (bench/longrun.py)")
+    p.add_argument("--soak", type=int, default=0, metavar="N",
+                   help="W1 until N requests, RSS along the way (e.g. 1000000)")
     p.add_argument("--duration", type=float, default=8, help="seconds per measurement (default 8)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--workloads", default=",".join(names), help=f"comma list of {', '.join(names)}")
@@ -304,7 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.smoke or args.no_install):
         install_tools()
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir = args.out / (stamp + ("-smoke" if args.smoke else "-profile" if args.profile else ""))
+    kind = ("-smoke" if args.smoke else "-profile" if args.profile else "-scaling" if args.scaling
+            else "-soak" if args.soak else "")
+    run_dir = args.out / (stamp + kind)
     meta: dict[str, Any] = {"started": stamp, "duration": args.duration, "rounds": args.rounds,
                             "machine": f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
                                        f"Python {platform.python_version()}",
@@ -314,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         return smoke(args, run_dir, meta)
     if args.profile:
         return profile(args, run_dir, meta)
+    if args.scaling or args.soak:
+        return long_run(args, run_dir, meta)
     if not shutil.which("wrk"):
         say("wrk is not installed (apt-get install wrk); only --smoke can run")
         return 1

@@ -67,3 +67,19 @@ def test_w1_reply_is_the_seed_answer() -> None:
     tree = normalise("xml", b'<?xml version="1.0"?><referral><parm>referralCode=R&amp;type=zy</parm>'
                             b"<result>true</result></referral>")
     assert tree == {"referral": {"parm": "referralCode=R&type=zy", "result": "true"}}
+
+
+def test_profile_summary_sums_self_time_by_package(tmp_path) -> None:
+    """bench --profile's table: self time of the leaf frame, summed per package or bridge module."""
+    from bench.run import hot_spots, package_of
+
+    assert package_of("exchange (bridge/exchange.py:91)") == "bridge/exchange"
+    assert package_of("ClientSession._request (aiohttp/client.py)") == "aiohttp"
+    collapsed = tmp_path / "x.collapsed"
+    collapsed.write_text("run (asyncio/runners.py:1);exchange (bridge/exchange.py:91) 30\n"
+                         "run (asyncio/runners.py:1);_request (aiohttp/client.py:2) 50\n"
+                         "run (asyncio/runners.py:1);parse (bridge/codecs/xmltree.py:3) 20\n")
+    text = hot_spots(collapsed, "bridge, w1")
+    assert "(100 samples)" in text
+    assert "|  50.0% | `aiohttp` |" in text and "|  30.0% | `bridge/exchange` |" in text
+    assert "|  20.0% | `parse (bridge/codecs/xmltree.py)` |" in text      # line numbers folded
