@@ -1,4 +1,4 @@
-"""All wiring in one place: the aiohttp app, its shared client session, metrics and handlers."""
+"""All wiring in one place: the aiohttp app, its shared outbound client, metrics and handlers."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import asyncio
 import os
 from typing import Any, AsyncIterator
 
-import aiohttp
 import structlog
 from aiohttp import web
 
 from bridge.codecs import wsdl
+from bridge.connectors.client import HttpClient
 from bridge.delivery import open_store
 from bridge.delivery.worker import Queue, Worker
 from bridge.errors import RequestTimeout, TooLarge
@@ -33,7 +33,7 @@ class Current:
 
 CURRENT = web.AppKey("current", Current)
 METRICS = web.AppKey("metrics", Metrics)
-SESSION = web.AppKey("session", aiohttp.ClientSession)
+CLIENT = web.AppKey("client", HttpClient)
 STATE = web.AppKey("state", dict)
 
 _PLAIN_404 = b'{"error": {"status": 404, "code": "no_route", "message": "no route on this path"}}'
@@ -124,17 +124,14 @@ async def metrics_view(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
-async def _client_session(app: web.Application) -> AsyncIterator[None]:
-    """One shared ClientSession for every target: keep-alive, pooled, closed on shutdown."""
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30,
-                                     enable_cleanup_closed=True)
-    session = aiohttp.ClientSession(connector=connector, auto_decompress=True,
-                                    headers={"User-Agent": "bridge"})
-    app[SESSION] = session
+async def _http_client(app: web.Application) -> AsyncIterator[None]:
+    """One outbound client for every target: a keep-alive pool per origin, closed on shutdown."""
+    client = HttpClient()
+    app[CLIENT] = client
     for target in app[CURRENT].runtime.targets.values():
-        target.bind(session)
+        target.bind(client)
     yield
-    await session.close()
+    await client.close()
 
 
 def attach_queue(runtime: Runtime, queue: Queue | None) -> None:
@@ -185,7 +182,7 @@ def build_app(runtime: Runtime) -> web.Application:
     register_secrets(runtime.config.secrets.values())
     app[METRICS] = runtime.metrics
     app[STATE] = {"draining": False}
-    app.cleanup_ctx.append(_client_session)
+    app.cleanup_ctx.append(_http_client)
     app.cleanup_ctx.append(_delivery)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -119,6 +119,8 @@ async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming,
         fields["message_id"] = meta["message_id"]
     if err is not None:
         fields["error_code"], fields["error"] = err.code, err.message
+        if err.detail.__class__ is str:
+            fields["error_detail"] = err.detail
     log.info("request", **fields)
     return Outgoing(rendered.status, rendered.body,
                     {"Content-Type": rendered.content_type, "X-Request-ID": request_id},

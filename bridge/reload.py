@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from bridge.app import CURRENT, SESSION, STATE, attach_queue
+from bridge.app import CLIENT, CURRENT, STATE, attach_queue
 from bridge.config import load
 from bridge.errors import ConfigError
 from bridge.observability.logging import register_secrets
@@ -42,10 +42,10 @@ def reload(app: web.Application, path: str | Path) -> bool:
         metrics.config_reloads.labels("error").inc()
         log.error("reload_failed", config=str(path), errors=exc.errors)
         return False
-    session = app.get(SESSION)
-    if session is not None:
+    client = app.get(CLIENT)
+    if client is not None:
         for target in runtime.targets.values():
-            target.bind(session)
+            target.bind(client)
     attach_queue(runtime, app[STATE].get("queue"))
     register_secrets(runtime.config.secrets.values())
     app[CURRENT].runtime = runtime          # the swap: one assignment

@@ -1,8 +1,9 @@
-"""The HTTP connector: one per target, sharing the app's single aiohttp ClientSession.
+"""The HTTP connector: one per target, over the app's shared client (bridge.connectors.client).
 
 Per target: a timeout, a concurrency bulkhead (semaphore), retries for calls the route declares
 idempotent, and a circuit breaker (open -> 503 without touching the target; after the cooldown
-one probe decides).
+one probe decides). The request head is written here, once per call, from parts computed when
+the config loaded.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from bridge.codecs.charset import content_type_parts
+from bridge.connectors.client import ClientError, HttpClient, Origin, Pool, request_target
 from bridge.config.models import TargetConfig
 from bridge.errors import Unavailable, UpstreamError, UpstreamTimeout
 from bridge.observability.metrics import Metrics
@@ -66,17 +66,55 @@ class HttpTarget:
     def __init__(self, name: str, cfg: TargetConfig, metrics: Metrics) -> None:
         self.name, self.cfg, self.metrics = name, cfg, metrics
         self.base_url = cfg.url
-        self.timeout = aiohttp.ClientTimeout(total=cfg.timeout)
+        self.origin = Origin.parse(cfg.url)
         self.limit = asyncio.Semaphore(cfg.concurrency)
         self.attempts = cfg.retry.attempts if cfg.retry else 1
         self.breaker = (Breaker(cfg.breaker.failures, cfg.breaker.cooldown,
                                 metrics.breaker_open.labels(name)) if cfg.breaker else None)
-        self.session: aiohttp.ClientSession | None = None
+        self.pool: Pool | None = None
         self._duration = metrics.upstream_duration.labels(name)
         self._by_status: dict[str, Any] = {}
+        self._heads: dict[tuple[Any, ...], tuple[str, frozenset[str]]] = {}
 
-    def bind(self, session: aiohttp.ClientSession) -> None:
-        self.session = session
+    def bind(self, client: HttpClient) -> None:
+        self.pool = client.pool(self.origin)
+
+    def _head(self, method: str, path: str, headers: dict[str, str], length: int) -> bytes:
+        """The request line and headers, as bytes.
+
+        What does not change between calls of one route (request line, Host, User-Agent, ...,
+        and which of those the route's own headers replace) is worked out once per (method,
+        path, header names). A CR or LF in a header would split the request: refused."""
+        key = (method, path, *headers)
+        known = self._heads.get(key)
+        if known is None:
+            known = self._start(method, path, headers)
+            if len(self._heads) < 1024:
+                self._heads[key] = known
+        start, skip = known
+        if skip:
+            headers = {k: v for k, v in headers.items() if k not in skip}
+        lines = "".join([f"{k}: {v}\r\n" for k, v in headers.items()])
+        if lines.count("\n") != len(headers) or lines.count("\r") != len(headers):
+            bad = next(k for k, v in headers.items() if "\r" in k + v or "\n" in k + v)
+            raise UpstreamError(f"header {bad!r} for target {self.name} contains a line break",
+                                code="bad_header")
+        if length or method not in ("GET", "DELETE"):
+            lines += f"Content-Length: {length}\r\n"
+        return (start + lines + "\r\n").encode("utf-8")
+
+    def _start(self, method: str, path: str, headers: dict[str, str]) -> tuple[str, frozenset[str]]:
+        given = {k.lower() for k in headers}
+        defaults = {"host": self.origin.host_header, "user-agent": "bridge", "accept": "*/*",
+                    "accept-encoding": "gzip, deflate"}
+        if self.origin.authorization:   # credentials in the target's URL
+            defaults["authorization"] = self.origin.authorization
+        fixed = "".join(f"{k.title()}: {v}\r\n" for k, v in defaults.items() if k not in given)
+        # the length is the body's; framing headers from a config would contradict it
+        skip = frozenset(k for k in headers if k.lower() in ("content-length", "transfer-encoding",
+                                                              "connection"))
+        line = f"{method} {request_target(self.origin.base_path, path)} HTTP/1.1\r\n"
+        return line + fixed, skip
 
     async def call(self, method: str, path: str, body: bytes, headers: dict[str, str], *,
                    idempotent: bool) -> HttpReply:
@@ -100,27 +138,26 @@ class HttpTarget:
         if self.breaker is not None and not self.breaker.allow():
             raise Unavailable(f"target {self.name} is unavailable (circuit breaker open)",
                               code="breaker_open")
-        assert self.session is not None, "target used before the app started"
-        url = self.base_url + path
+        assert self.pool is not None, "target used before the app started"
+        data = [self._head(method, path, headers, len(body)), body] if body else \
+            [self._head(method, path, headers, 0)]
         started = time.perf_counter()
         status_label = "error"
         try:
             async with self.limit:
-                async with self.session.request(method, url, data=body, headers=headers,
-                                                timeout=self.timeout, allow_redirects=False) as resp:
-                    data = await resp.read()
-                    status_label = str(resp.status)
-                    media, label = content_type_parts(resp.headers.get("Content-Type") or "")
-                    reply = HttpReply(resp.status, media, label, data, time.perf_counter() - started)
-        except asyncio.TimeoutError:
+                resp = await self.pool.send(data, self.cfg.timeout)
+            status_label = str(resp.status)
+            media, label = content_type_parts(resp.content_type)
+            reply = HttpReply(resp.status, media, label, resp.body, time.perf_counter() - started)
+        except TimeoutError:
             status_label = "timeout"
             self._failed()
             raise UpstreamTimeout(f"target {self.name} did not answer within {self.cfg.timeout:g}s",
                                   code="upstream_timeout") from None
-        except aiohttp.ClientError as exc:
+        except ClientError as exc:
             self._failed()
-            raise UpstreamError(f"cannot reach target {self.name}: {type(exc).__name__}",
-                                code="upstream_unreachable") from None
+            raise UpstreamError(f"cannot reach target {self.name}: {exc.kind}",
+                                code="upstream_unreachable", detail=exc.detail) from None
         finally:
             self._duration.observe(time.perf_counter() - started)
             counter = self._by_status.get(status_label)
