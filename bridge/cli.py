@@ -172,8 +172,7 @@ async def _wait_idle(metrics: Any, bound: float) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + bound
     while loop.time() < deadline:
-        busy = sum(s.value for m in metrics.inflight.collect() for s in m.samples)
-        if busy <= 0:
+        if metrics.in_flight() <= 0:
             return
         await asyncio.sleep(0.05)
 

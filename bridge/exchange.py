@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
+from time import perf_counter
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping
 
@@ -19,6 +19,7 @@ from bridge.codecs.base import Inbound, Rendered
 from bridge.codecs.charset import content_type_parts
 from bridge.errors import BadRequest, BridgeError, TooLarge, Unavailable, UnsupportedMediaType
 from bridge.message import Message
+from bridge.observability.logging import HOT
 from bridge.runtime import PathDispatch, Route, Runtime
 
 log = structlog.get_logger("bridge")
@@ -51,19 +52,32 @@ def bytes_reader(data: bytes) -> Callable[[int], Awaitable[bytes]]:
     return read
 
 
+_get = dict.get   # Meta.get works out clock values; the request path reads plain keys only
+
+
+def request_id_of(headers: Mapping[str, str]) -> str:
+    """The caller's X-Request-ID when it is a sane token, else a new one: it goes into logs and
+    the target's headers, so a 5 KB or control-character id is not taken."""
+    given = headers.get("X-Request-ID")
+    if given and len(given) <= 200 and given.isprintable():
+        return given
+    return os.urandom(16).hex()
+
+
 async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming, *,
                    draining: bool = False) -> Outgoing:
-    started = time.perf_counter()
+    started = perf_counter()
     metrics = runtime.metrics
-    request_id = incoming.headers.get("X-Request-ID") or os.urandom(16).hex()
-    raw_ct = incoming.headers.get("Content-Type", "")
+    headers = incoming.headers
+    request_id = request_id_of(headers)
+    raw_ct = headers.get("Content-Type", "")
     media, header_charset = content_type_parts(raw_ct)
     codec = dispatch.codec
     inb: Inbound | None = None
     route: Route | None = None
     msg: Message | None = None
     err: BridgeError | None = None
-    inflight = None
+    busy = None
     try:
         if draining:
             raise Unavailable("the bridge is shutting down", code="draining")
@@ -75,7 +89,7 @@ async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming,
             raise TooLarge(f"request body of {incoming.content_length} bytes exceeds max_body "
                            f"({limit} bytes)")
         data = await incoming.read(limit)
-        if not data.strip():
+        if not data or data.isspace():
             raise BadRequest("empty request body", code="empty_body")
         inb = codec.parse(data, media, header_charset, dispatch.parse_options)
         route = dispatch.select(inb)
@@ -83,14 +97,15 @@ async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming,
             if not route.recover:
                 codec.parse(data, media, header_charset, dispatch.strict_options)
             metrics.xml_recovered.labels(route.name).inc()
-        inflight = metrics.inflight_for(route.name)
-        inflight.inc()
-        msg = route.message(inb, incoming.headers, request_id)
+        busy = route.name
+        metrics.started(busy)
+        msg = route.message(inb, headers, request_id)
         if route.auth is not None:
             route.auth(msg, incoming.remote)
-        log.debug("request_body", route=route.name, request_id=request_id, body=msg.body)
+        if HOT.debug:
+            log.debug("request_body", route=route.name, request_id=request_id, body=msg.body)
         rendered = await route.handle(inb, msg)
-        outcome = msg.meta.get("outcome", "ok")
+        outcome = _get(msg.meta, "outcome", "ok")
     except BridgeError as exc:
         err = exc
         outcome = exc.outcome
@@ -104,24 +119,29 @@ async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming,
         outcome = "rejected"
         rendered = render_error(err, inb or codec.bare(raw_ct), route or dispatch.error_route, msg)
     finally:
-        if inflight is not None:
-            inflight.dec()
+        if busy is not None:
+            metrics.finished(busy)
     name = route.name if route else "unmatched"
-    elapsed = time.perf_counter() - started
+    elapsed = perf_counter() - started
     metrics.request_done(name, outcome, elapsed)
-    meta = msg.meta if msg is not None else {}
-    fields: dict[str, Any] = {
-        "route": name, "outcome": outcome, "status": rendered.status,
-        "duration_ms": round(elapsed * 1000, 2), "request_id": request_id,
-        "path": incoming.path, "upstream_status": meta.get("upstream_status"),
-        "upstream_ms": meta.get("upstream_ms")}
-    if "message_id" in meta:
-        fields["message_id"] = meta["message_id"]
+    if msg is not None:
+        meta = msg.meta
+        fields: dict[str, Any] = {
+            "route": name, "outcome": outcome, "status": rendered.status,
+            "duration_ms": round(elapsed * 1000, 2), "request_id": request_id,
+            "path": incoming.path, "upstream_status": _get(meta, "upstream_status"),
+            "upstream_ms": _get(meta, "upstream_ms")}
+        if "message_id" in meta:
+            fields["message_id"] = meta["message_id"]
+    else:
+        fields = {"route": name, "outcome": outcome, "status": rendered.status,
+                  "duration_ms": round(elapsed * 1000, 2), "request_id": request_id,
+                  "path": incoming.path, "upstream_status": None, "upstream_ms": None}
     if err is not None:
         fields["error_code"], fields["error"] = err.code, err.message
         if err.detail.__class__ is str:
             fields["error_detail"] = err.detail
-    log.info("request", **fields)
+    HOT.request.info("request", **fields)
     return Outgoing(rendered.status, rendered.body,
                     {"Content-Type": rendered.content_type, "X-Request-ID": request_id},
                     name, outcome)

@@ -374,7 +374,7 @@ def _compile_route(rc: RouteConfig, loc: tuple[Any, ...], loaded: Loaded,
     return Route(
         name=rc.name, config=rc, codec=codec,
         decode=(codec.decoder(inbound, cfg.server.max_depth, keymap=keymap)  # type: ignore[call-arg]
-                if keymap else codec.decoder(inbound, cfg.server.max_depth)),
+                if keymap is not None else codec.decoder(inbound, cfg.server.max_depth)),
         pipeline=Pipeline(pipeline, rc.name, metrics.step_errors),
         target=target, encode=make_encoder(out), decode_reply=make_reply_decoder(out),
         success=make_success_check(out.success),

@@ -8,7 +8,7 @@ impossible, not just unlikely). Depth is bounded while converting.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Any, Mapping
 
 from lxml import etree
 
@@ -178,12 +178,13 @@ def local(tag: str) -> str:
 
 def element_to_tree(el: Any, index: ListIndex | None = None, *, empty: Any = "",
                     max_depth: int = MAX_DEPTH, depth: int = 0,
-                    keymap: Callable[[str], str] | None = None) -> Tree:
+                    keymap: Mapping[str, str] | None = None) -> Tree:
     """One element's content as a tree (the element's own name is not a key).
 
-    ``keymap`` renames every key of the tree as it is built: the same tree a `rename` or `case`
-    step would make of the result (repeats are grouped under the element's own name first,
-    then each dict's keys are mapped, later keys winning a collision, as the step does).
+    ``keymap`` (a KeyMap: old -> new) renames every key of the tree as it is built: the same
+    tree a `rename` or `case` step would make of the result (repeats are grouped under the
+    element's own name first, then each dict's keys are mapped, later keys winning a
+    collision, as the step does).
     The hot path of every XML request: kept to plain loops, no per-element helper calls.
     """
     if depth > max_depth:
@@ -201,20 +202,23 @@ def element_to_tree(el: Any, index: ListIndex | None = None, *, empty: Any = "",
         node["#text"] = text
     below = depth + 1
     for child in el:
-        tag = child.tag
-        if tag.__class__ is not str:
+        key = child.tag
+        if key.__class__ is not str:
             continue  # comments and processing instructions are not data
-        key = tag[tag.index("}") + 1:] if tag[0] == "{" else tag
+        if key[0] == "{":
+            key = key[key.index("}") + 1:]
         sub = index.get(key) if index else None
-        if sub is None and not child.attrib and not len(child):
-            t = child.text
-            value: Any = t if t and not t.isspace() else empty
+        if sub is None and not len(child) and not child.attrib:   # a leaf: most elements
+            value: Any = child.text
+            if not value or value.isspace():
+                value = empty
         else:
             value = element_to_tree(child, sub[1] if sub else None, empty=empty,
                                     max_depth=max_depth, depth=below, keymap=keymap)
-        if sub is not None and sub[0]:
-            node.setdefault(key, []).append(value)
-        elif key in node:
+            if sub is not None and sub[0]:
+                node.setdefault(key, []).append(value)
+                continue
+        if key in node:
             existing = node[key]
             if existing.__class__ is list:
                 existing.append(value)
@@ -230,7 +234,7 @@ def element_to_tree(el: Any, index: ListIndex | None = None, *, empty: Any = "",
         raise BadRequest(f"XML nested deeper than {max_depth} levels (line {el.sourceline})",
                          code="too_deep")
     if keymap is not None:
-        return {keymap(k): v for k, v in node.items()}
+        return {keymap[k]: v for k, v in node.items()}
     return node
 
 

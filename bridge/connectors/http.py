@@ -72,8 +72,6 @@ class HttpTarget:
         self.breaker = (Breaker(cfg.breaker.failures, cfg.breaker.cooldown,
                                 metrics.breaker_open.labels(name)) if cfg.breaker else None)
         self.pool: Pool | None = None
-        self._duration = metrics.upstream_duration.labels(name)
-        self._by_status: dict[str, Any] = {}
         self._heads: dict[tuple[Any, ...], tuple[str, frozenset[str]]] = {}
 
     def bind(self, client: HttpClient) -> None:
@@ -159,12 +157,7 @@ class HttpTarget:
             raise UpstreamError(f"cannot reach target {self.name}: {exc.kind}",
                                 code="upstream_unreachable", detail=exc.detail) from None
         finally:
-            self._duration.observe(time.perf_counter() - started)
-            counter = self._by_status.get(status_label)
-            if counter is None:
-                counter = self._by_status[status_label] = self.metrics.upstream_requests.labels(
-                    self.name, status_label)
-            counter.inc()
+            self.metrics.upstream_done(self.name, status_label, time.perf_counter() - started)
         if reply.status >= 500:
             self._failed()
         elif self.breaker is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import re
 import sys
 import threading
 import time
@@ -41,8 +42,9 @@ def mask(value: Any) -> Any:
 
 
 #: Values of the running config's `secrets:` (see register_secrets): redacted wherever they
-#: appear in a log event, whatever the field is called.
+#: appear in a log event, whatever the field is called; one pattern finds any of them.
 _SECRET_VALUES: list[str] = []
+_SECRETS: list[re.Pattern[str]] = []
 REDACTED = "[secret]"
 
 
@@ -53,13 +55,12 @@ def register_secrets(values: Iterable[str]) -> None:
     destroy the logs and protect nothing."""
     _SECRET_VALUES[:] = sorted({v for v in values if isinstance(v, str) and len(v) >= 6},
                                key=len, reverse=True)
+    # longest first, so a secret that contains another is redacted whole
+    _SECRETS[:] = [re.compile("|".join(map(re.escape, _SECRET_VALUES)))] if _SECRET_VALUES else []
 
 
 def _redact(text: str) -> str:
-    for secret in _SECRET_VALUES:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    return _SECRETS[0].sub(REDACTED, text) if _SECRETS else text
 
 
 class PiiMasker:
@@ -76,27 +77,31 @@ class PiiMasker:
                     for k, v in value.items()}
         if isinstance(value, list):
             return [self._walk(v) for v in value]
-        if _SECRET_VALUES and value.__class__ is str:
+        if _SECRETS and value.__class__ is str and _SECRETS[0].search(value) is not None:
             return _redact(value)
         return value
 
     def __call__(self, logger: Any, name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         keys = self.keys
-        secrets = _SECRET_VALUES
+        find = _SECRETS[0].search if _SECRETS else None
         for key, value in event.items():  # values are replaced in place, keys never change
             cls = value.__class__
-            if cls is dict or cls is list:
+            if cls is str:
+                if key in keys:
+                    event[key] = mask(value)
+                elif find is not None and find(value) is not None:
+                    event[key] = _redact(value)
+            elif cls is dict or cls is list:
                 event[key] = self._walk(value)
             elif key in keys:
                 event[key] = mask(value)
-            elif secrets and cls is str:
-                event[key] = _redact(value)
         return event
 
 
-def _orjson_dumps(obj: Any, **_: Any) -> str:
-    """structlog's JSON renderer through orjson: the log line is on every request's path."""
-    return orjson.dumps(obj, default=str).decode("utf-8")
+def render_json(logger: Any, name: str, event: MutableMapping[str, Any]) -> str:
+    """structlog's final processor: the event as one JSON line, by orjson (the log line is on
+    every request's path)."""
+    return orjson.dumps(event, default=str).decode("utf-8")
 
 
 class UtcTimestamp:
@@ -117,6 +122,44 @@ class UtcTimestamp:
             self._second = (whole, text)
         event["timestamp"] = f"{text}.{int((now - whole) * 1_000_000):06d}Z"
         return event
+
+
+_LEVEL_NAMES = {"warn": "warning", "exception": "error", "msg": "info", "fatal": "critical"}
+
+
+class Prepare(PiiMasker):
+    """structlog processor: ``level``, ``timestamp``, PII masked, ``exc_info`` formatted, in one
+    call — what add_log_level, UtcTimestamp, PiiMasker and format_exc_info do one after the
+    other, as one link of the chain that runs for every request's line."""
+
+    __slots__ = ("_clock",)
+
+    def __init__(self, extra: Iterable[str] = ()) -> None:
+        super().__init__(extra)
+        self._clock = UtcTimestamp()
+
+    def __call__(self, logger: Any, name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event["level"] = _LEVEL_NAMES.get(name, name)
+        self._clock(logger, name, event)
+        if "exc_info" in event:
+            event = structlog.processors.format_exc_info(logger, name, event)
+        return PiiMasker.__call__(self, logger, name, event)
+
+
+class HotLoggers:
+    """Loggers of the request path, bound once when logging is configured for serving.
+
+    ``request`` is what exchange() logs each request's line to. With ``configure(cache=True)``
+    (``bridge serve``) it is a bound logger, no lazy proxy in between; otherwise the proxy, so
+    a test that reconfigures structlog (``structlog.testing.capture_logs``) sees every line.
+    ``debug`` says whether debug events are written at all: they are built only then."""
+
+    def __init__(self) -> None:
+        self.request: Any = structlog.get_logger("bridge")
+        self.debug = False
+
+
+HOT = HotLoggers()
 
 
 class LineWriter:
@@ -193,17 +236,13 @@ def configure(level: str = "info", pii: Iterable[str] = (), fmt: str = "json",
     The server passes ``cache=True`` (loggers are bound once, not per call: the per-request line
     is on the hot path); tests leave it off so they can reconfigure and capture.
     """
-    renderer: Any = (structlog.processors.JSONRenderer(serializer=_orjson_dumps) if fmt == "json"
-                     else structlog.dev.ConsoleRenderer(colors=False))
+    renderer: Any = render_json if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    threshold = getattr(logging, level.upper())
     structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            UtcTimestamp(),
-            PiiMasker(pii),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
+        processors=[Prepare(pii), renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
         logger_factory=LineWriterFactory(stream or sys.stdout),
         cache_logger_on_first_use=cache,
     )
+    HOT.request = structlog.get_logger("bridge").bind() if cache else structlog.get_logger("bridge")
+    HOT.debug = threshold <= logging.DEBUG

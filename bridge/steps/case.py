@@ -18,7 +18,7 @@ from bridge.message import Message
 from bridge.paths import Path
 from bridge.registry import BuildContext, Example, StepConfig, register_step
 from bridge.steps._common import KeyTrie, PathText, as_list, key_trie
-from bridge.types import Step, Tree
+from bridge.types import KeyMap, Step, Tree
 
 Style = Literal["snake", "camel", "pascal", "upper", "kebab", "upper_flat"]
 
@@ -116,13 +116,12 @@ class Recase:
             self.memo[key] = out
         return out
 
-    def key_function(self) -> Callable[[str], str] | None:
+    def key_function(self) -> KeyMap | None:
         """Converting every key of the whole body and nothing else: what a decoder can do while
         it builds the tree (see bridge.runtime); None with keep: or paths:."""
         if self.paths or self.keep is not None:
             return None
-        memo, key = self.memo, self.key
-        return lambda k: memo.get(k) or key(k)
+        return KeyMap({}, self.key, _MEMO_LIMIT)
 
     def tree(self, node: Tree, keep: KeyTrie | None) -> Tree:
         if isinstance(node, dict):

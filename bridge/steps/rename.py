@@ -7,7 +7,7 @@ used both ways (``reverse: true`` for replies going back to the legacy side).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 from pydantic import Field, model_validator
@@ -16,7 +16,7 @@ from bridge.message import Message
 from bridge.paths import Path
 from bridge.registry import BuildContext, Example, StepConfig, register_step
 from bridge.steps._common import PathText, as_list
-from bridge.types import Step, Tree
+from bridge.types import KeyMap, Step, Tree
 
 
 class RenameConfig(StepConfig):
@@ -81,6 +81,10 @@ def load_glossary(path: Any, reverse: bool) -> dict[str, str]:
     return back
 
 
+def _same(key: str) -> str:
+    return key
+
+
 class Rename:
     __slots__ = ("names", "paths")
 
@@ -101,13 +105,12 @@ class Rename:
             return {self.names.get(k, k): self.tree(v) for k, v in node.items()}
         return node
 
-    def key_function(self) -> Callable[[str], str] | None:
+    def key_function(self) -> KeyMap | None:
         """Renaming every key of the whole body and nothing else: what a decoder can do while
         it builds the tree (see bridge.runtime); None when limited to paths."""
         if self.paths:
             return None
-        names = self.names
-        return lambda key: names.get(key, key)
+        return KeyMap(self.names, _same)
 
     def __call__(self, msg: Message) -> Message:
         if not self.paths:
