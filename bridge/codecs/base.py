@@ -24,6 +24,7 @@ class Inbound:
     soap_version: str | None = None
     recovered: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    plain: bool = False             # XML without attributes or namespaces (xmltree.parse_plain)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,12 +18,19 @@ def media_for_reply(media_type: str) -> str:
 
 def parse_document(data: bytes, header_charset: str | None, opts: ParseOptions) -> tuple[Any, str, bool]:
     """Charset resolution + safe parse: (root element, caller's charset label, repaired?)."""
+    root, label, repaired, _ = read_document(data, header_charset, opts)
+    return root, label, repaired
+
+
+def read_document(data: bytes, header_charset: str | None, opts: ParseOptions
+                  ) -> tuple[Any, str, bool, bool]:
+    """parse_document, and whether the document is plain (xmltree.parse_plain)."""
     label = charset.resolve(data, header_charset, opts.route_charset, xml=True)
     if charset.python_codec(label) == "utf-8":
-        root, repaired = xmltree.parse(data, recover=opts.recover)
+        root, repaired, plain = xmltree.parse_plain(data, recover=opts.recover)
     else:
-        root, repaired = xmltree.parse(charset.decode(data, label), recover=opts.recover)
-    return root, charset.canonical_label(label), repaired
+        root, repaired, plain = xmltree.parse_plain(charset.decode(data, label), recover=opts.recover)
+    return root, charset.canonical_label(label), repaired, plain
 
 
 class XmlCodec:
@@ -38,9 +45,9 @@ class XmlCodec:
 
     def parse(self, data: bytes, media_type: str, header_charset: str | None,
               opts: ParseOptions) -> Inbound:
-        root, label, repaired = parse_document(data, header_charset, opts)
+        root, label, repaired, plain = read_document(data, header_charset, opts)
         return Inbound("xml", label, media_for_reply(media_type), doc=root,
-                       key=xmltree.local(root.tag), recovered=repaired)
+                       key=xmltree.local(root.tag), recovered=repaired, plain=plain)
 
     renames_keys = True   # decoder(keymap=...) renames keys while building the tree
 
@@ -49,7 +56,8 @@ class XmlCodec:
         index = xmltree.build_list_index(inbound_cfg.lists)
 
         def decode(inb: Inbound) -> tuple[Tree, str | None]:
-            return xmltree.element_to_tree(inb.doc, index, max_depth=max_depth, keymap=keymap), inb.key
+            return xmltree.element_to_tree(inb.doc, index, max_depth=max_depth, keymap=keymap,
+                                           plain=inb.plain), inb.key
         return decode
 
     def render(self, tree: Tree, inbound: Inbound, *, root: str, namespace: str | None,

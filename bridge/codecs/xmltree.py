@@ -95,6 +95,15 @@ def parse(text: str | bytes, *, recover: bool = False) -> tuple[Any, bool]:
     ``bytes`` must be UTF-8 (any declaration is overridden); other charsets are decoded to
     ``str`` first (see bridge.codecs.charset). Malformed input is BadRequest with line:column.
     """
+    root, repaired, _ = parse_plain(text, recover=recover)
+    return root, repaired
+
+
+def parse_plain(text: str | bytes, *, recover: bool = False) -> tuple[Any, bool, bool]:
+    """``parse``, and whether the document is *plain*: no ``=`` after its declaration, so no
+    element can carry an attribute or a namespace (both are written with ``=``); converting
+    it then skips looking for them (element_to_tree(plain=True)). A ``=`` in text, a comment
+    or CDATA only makes the answer a conservative no."""
     if isinstance(text, bytes) and (b"\x00" in text[:4] or text[:2] in (b"\xff\xfe", b"\xfe\xff")):
         raise UnsupportedMediaType("UTF-16 and UTF-32 bodies are not accepted: use UTF-8, GBK or GB18030")
     markup_decl = ("<!" if isinstance(text, str) else b"<!") in text
@@ -103,6 +112,7 @@ def parse(text: str | bytes, *, recover: bool = False) -> tuple[Any, bool]:
     source: str | bytes
     if isinstance(text, str):
         source = _DECL_TEXT.sub(lambda m: " " * len(m.group(0)), text, count=1)
+        plain = "=" not in source
     else:
         decl = _DECL_BYTES.match(text)
         # a declaration naming UTF-8 (or none) can stay; another name would override our reading
@@ -110,11 +120,12 @@ def parse(text: str | bytes, *, recover: bool = False) -> tuple[Any, bool]:
             source = b" " * len(decl.group(0)) + text[decl.end():]
         else:
             source = text
+        plain = text.find(b"=", decl.end() if decl is not None else 0) < 0
     try:
         root = etree.fromstring(source, _STRICT)
         if root is None:
             raise BadRequest("empty XML document", code="malformed_xml")
-        return (_no_doctype(root) if markup_decl else root), False
+        return (_no_doctype(root) if markup_decl else root), False, plain
     except etree.XMLSyntaxError as exc:
         if not recover or _too_deep(exc):
             raise _syntax_error(exc) from None
@@ -127,13 +138,14 @@ def parse(text: str | bytes, *, recover: bool = False) -> tuple[Any, bool]:
         # lxml refuses a str that still carries an encoding declaration (a ValueError, a 500)
         source = _DECL_TEXT.sub(lambda m: " " * len(m.group(0)), source, count=1)
     repaired = _UNCLOSED.sub(r"<\1>\2</\1>", _SPACED_END.sub(r"</\1>", source))
+    plain = "=" not in repaired
     try:
         root = etree.fromstring(repaired, _RECOVER)
     except etree.XMLSyntaxError:
         root = None
     if root is None:
         raise _syntax_error(first) from None
-    return (_no_doctype(root) if markup_decl else root), True
+    return (_no_doctype(root) if markup_decl else root), True, plain
 
 
 def _no_doctype(root: Any) -> Any:
@@ -178,47 +190,75 @@ def local(tag: str) -> str:
 
 def element_to_tree(el: Any, index: ListIndex | None = None, *, empty: Any = "",
                     max_depth: int = MAX_DEPTH, depth: int = 0,
-                    keymap: Mapping[str, str] | None = None) -> Tree:
+                    keymap: Mapping[str, str] | None = None, plain: bool = False) -> Tree:
     """One element's content as a tree (the element's own name is not a key).
 
     ``keymap`` (a KeyMap: old -> new) renames every key of the tree as it is built: the same
     tree a `rename` or `case` step would make of the result (repeats are grouped under the
     element's own name first, then each dict's keys are mapped, later keys winning a
-    collision, as the step does).
-    The hot path of every XML request: kept to plain loops, no per-element helper calls.
+    collision, as the step does). ``plain``: the document has no attributes and no namespaces
+    (see ``parse``), so neither is looked for.
+    The hot path of every XML request: plain loops, the dict built in C when no key repeats.
     """
     if depth > max_depth:
         raise BadRequest(f"XML nested deeper than {max_depth} levels (line {el.sourceline})",
                          code="too_deep")
-    attrib = el.attrib
+    attrib = None if plain else el.attrib
     if not attrib and not len(el) and not (index and any(v[0] for v in index.values())):
         text = el.text
         return text if text and not text.isspace() else empty
-    node: dict[str, Any] = {}
-    for k, v in (attrib.items() if len(attrib) <= _MANY_ATTRIBUTES else _attributes(el)):
-        node["@" + (k[k.index("}") + 1:] if k[0] == "{" else k)] = v
+    keys: list[str] = []
+    values: list[Any] = []
+    add_key, add_value = keys.append, values.append
+    if attrib:
+        for k, v in (attrib.items() if len(attrib) <= _MANY_ATTRIBUTES else _attributes(el)):
+            add_key("@" + (k[k.index("}") + 1:] if k[0] == "{" else k))
+            add_value(v)
     text = el.text
     if text and not text.isspace():
-        node["#text"] = text
+        add_key("#text")
+        add_value(text)
     below = depth + 1
     for child in el:
         key = child.tag
         if key.__class__ is not str:
             continue  # comments and processing instructions are not data
-        if key[0] == "{":
+        if not plain and key[0] == "{":
             key = key[key.index("}") + 1:]
         sub = index.get(key) if index else None
-        if sub is None and not len(child) and not child.attrib:   # a leaf: most elements
+        if sub is None and not len(child) and (plain or not child.attrib):   # a leaf: most elements
             value: Any = child.text
             if not value or value.isspace():
                 value = empty
         else:
             value = element_to_tree(child, sub[1] if sub else None, empty=empty,
-                                    max_depth=max_depth, depth=below, keymap=keymap)
-            if sub is not None and sub[0]:
-                node.setdefault(key, []).append(value)
-                continue
-        if key in node:
+                                    max_depth=max_depth, depth=below, keymap=keymap, plain=plain)
+        add_key(key)
+        add_value(value)
+    if depth + 1 > max_depth and len(el):
+        raise BadRequest(f"XML nested deeper than {max_depth} levels (line {el.sourceline})",
+                         code="too_deep")
+    if not index:
+        node = dict(zip(keys, values))
+        if len(node) == len(keys):      # no repeated element: nothing to group
+            if keymap is None:
+                return node
+            return dict(zip(map(keymap.__getitem__, keys), values))
+    node = _grouped(keys, values, index)
+    if keymap is not None:
+        return {keymap[k]: v for k, v in node.items()}
+    return node
+
+
+def _grouped(keys: list[str], values: list[Any], index: ListIndex | None) -> dict[str, Any]:
+    """Repeated elements as one list under their name, in document order; names the route
+    declares as lists are lists even when they occur once or not at all (DESIGN §2)."""
+    node: dict[str, Any] = {}
+    for key, value in zip(keys, values):
+        sub = index.get(key) if index else None
+        if sub is not None and sub[0]:
+            node.setdefault(key, []).append(value)
+        elif key in node:
             existing = node[key]
             if existing.__class__ is list:
                 existing.append(value)
@@ -230,11 +270,6 @@ def element_to_tree(el: Any, index: ListIndex | None = None, *, empty: Any = "",
         for key, (is_list, _) in index.items():
             if is_list and key not in node:
                 node[key] = []
-    if depth + 1 > max_depth and len(el):
-        raise BadRequest(f"XML nested deeper than {max_depth} levels (line {el.sourceline})",
-                         code="too_deep")
-    if keymap is not None:
-        return {keymap[k]: v for k, v in node.items()}
     return node
 
 

@@ -207,3 +207,18 @@ def test_bytes_override_the_declared_encoding() -> None:
 def test_local() -> None:
     assert xmltree.local("{urn:x}a") == "a"
     assert xmltree.local("a") == "a"
+
+
+@pytest.mark.parametrize("doc, plain", [
+    (b'<?xml version="1.0" encoding="UTF-8"?>\n<r><a>1</a><b/></r>', True),
+    (b"<r><a>1</a></r>", True),
+    (b'<r><a id="1">1</a></r>', False),                      # an attribute
+    (b'<r xmlns="urn:x"><a>1</a></r>', False),               # a namespace
+    (b"<r><a>x=1</a></r>", False),                           # = in text: a conservative no
+])
+def test_plain_documents_are_the_ones_without_an_equals_sign(doc: bytes, plain: bool) -> None:
+    from bridge.codecs.xmltree import parse_plain
+
+    root, repaired, found = parse_plain(doc)
+    assert (found, repaired) == (plain, False)
+    assert element_to_tree(root, plain=found) == element_to_tree(root)

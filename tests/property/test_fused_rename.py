@@ -79,3 +79,18 @@ def test_the_shipped_routes_fuse_only_where_the_body_before_the_step_is_not_need
                                                   or len(route.pipeline.steps) < len(route.config.pipeline))
         if route.keep_request or route.config.inbound.format in ("json", "form"):
             assert not fused, route.name     # the step runs as a step
+
+
+@given(xml_trees, st.lists(xml_names, max_size=2), st.booleans())
+def test_the_plain_path_gives_the_same_tree(tree: Any, lists: list[str], gbk: bool) -> None:
+    """A document with no `=` after its declaration is converted without looking for
+    attributes or namespaces: the tree is the one the full path makes."""
+    data = xmltree.tree_to_xml(tree, "root", encoding="GBK" if gbk else "UTF-8")
+    text: Any = data.decode("gb18030") if gbk else data
+    root, _, plain = xmltree.parse_plain(text)
+    index = xmltree.build_list_index(lists)
+    full = xmltree.element_to_tree(root, index)
+    assert plain == (b"=" not in data.split(b"?>", 1)[1])
+    if plain:
+        fast = xmltree.element_to_tree(root, index, plain=True)
+        assert fast == full and list(_keys(fast)) == list(_keys(full))
