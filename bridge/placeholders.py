@@ -20,7 +20,12 @@ _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]+)\}")
 Render = Callable[[Message], Any]
 
 
-def _reader(expr: str) -> Callable[[dict[str, Any]], Any]:
+Spaces = dict[str, Any]
+#: A compiled piece of a template: renders against the namespaces (Message.namespaces()).
+Part = Callable[[Spaces], Any]
+
+
+def _reader(expr: str) -> Part:
     expr = expr.strip()
     head, _, rest = expr.partition(".")
     if head in NAMESPACES:
@@ -30,7 +35,8 @@ def _reader(expr: str) -> Callable[[dict[str, Any]], Any]:
 
     if path is None:
         return lambda spaces: spaces[ns]
-    return lambda spaces: path.get(spaces[ns])
+    get = path.get
+    return lambda spaces: get(spaces[ns])
 
 
 def fmt(value: Any) -> str:
@@ -50,7 +56,31 @@ def has_placeholders(text: str) -> bool:
 
 def compile_string(text: str) -> Render:
     """A callable that renders ``text`` against a message."""
-    pieces: list[str | Callable[[dict[str, Any]], Any]] = []
+    return _on_message(_string(text))
+
+
+def compile_tree(template: Any) -> Render:
+    """Compile a template tree: string leaves may hold placeholders; keys are literal."""
+    return _on_message(_tree(template))
+
+
+def _on_message(part: Part) -> Render:
+    """The namespaces are gathered once per rendering, not once per string in the tree."""
+    if getattr(part, "literal", False):
+        value = part({})
+        return lambda msg: value
+    return lambda msg: part(msg.namespaces())
+
+
+def _literal(value: Any) -> Part:
+    def part(spaces: Spaces) -> Any:
+        return value
+    part.literal = True  # type: ignore[attr-defined]
+    return part
+
+
+def _string(text: str) -> Part:
+    pieces: list[str | Part] = []
     pos = 0
     for m in _TOKEN.finditer(text):
         if m.start() > pos:
@@ -66,32 +96,36 @@ def compile_string(text: str) -> Render:
     if pos < len(text):
         pieces.append(text[pos:])
 
-    if not any(callable(p) for p in pieces):
-        literal = "".join(p for p in pieces if isinstance(p, str))
-        return lambda msg: literal
+    readers = [p for p in pieces if callable(p)]
+    if not readers:
+        return _literal("".join(p for p in pieces if isinstance(p, str)))
     if len(pieces) == 1:
-        read = pieces[0]
-        assert callable(read)
+        read = readers[0]
 
-        def single(msg: Message) -> Any:
-            value = read(msg.namespaces())
+        def single(spaces: Spaces) -> Any:
+            value = read(spaces)
             return "" if value is MISSING else value
         return single
+    # literals and readers as one str.format call: "referralCode={}&type={}"
+    pattern = "".join(p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else "{}"
+                      for p in pieces)
+    if len(readers) == 1:
+        only = readers[0]
+        return lambda spaces: pattern.format(fmt(only(spaces)))
+    if len(readers) == 2:
+        first, second = readers
+        return lambda spaces: pattern.format(fmt(first(spaces)), fmt(second(spaces)))
+    return lambda spaces: pattern.format(*[fmt(r(spaces)) for r in readers])
 
-    def joined(msg: Message) -> str:
-        spaces = msg.namespaces()
-        return "".join(p if isinstance(p, str) else fmt(p(spaces)) for p in pieces)
-    return joined
 
-
-def compile_tree(template: Any) -> Render:
-    """Compile a template tree: string leaves may hold placeholders; keys are literal."""
+def _tree(template: Any) -> Part:
     if isinstance(template, str):
-        return compile_string(template)
+        return _string(template)
     if isinstance(template, dict):
-        items = [(k, compile_tree(v)) for k, v in template.items()]
-        return lambda msg: {k: r(msg) for k, r in items}
+        items = [(k, _tree(v)) for k, v in template.items()]
+        return lambda spaces: {k: r(spaces) for k, r in items}   # a new dict every time
     if isinstance(template, list):
-        parts = [compile_tree(v) for v in template]
-        return lambda msg: [r(msg) for r in parts]
-    return lambda msg: template
+        parts = [_tree(v) for v in template]
+        return lambda spaces: [r(spaces) for r in parts]
+    return _literal(template)
+

@@ -48,8 +48,11 @@ def check_depth(doc: Any, raw: bytes | str, max_depth: int = MAX_DEPTH) -> None:
 
 
 def dumps(tree: Tree, label: str = "UTF-8") -> bytes:
-    data = orjson.dumps(tree, option=orjson.OPT_NON_STR_KEYS)
-    if charset.python_codec(label) == "utf-8":
+    try:
+        data = orjson.dumps(tree)
+    except TypeError:   # a key that is not a string (a python step's int key): orjson's slower mode
+        data = orjson.dumps(tree, option=orjson.OPT_NON_STR_KEYS)
+    if label == "UTF-8" or charset.python_codec(label) == "utf-8":
         return data
     return data.decode("utf-8").encode(charset.python_codec(label))
 

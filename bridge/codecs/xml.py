@@ -33,6 +33,19 @@ def read_document(data: bytes, header_charset: str | None, opts: ParseOptions
     return root, charset.canonical_label(label), repaired, plain
 
 
+_CONTENT_TYPES: dict[tuple[str, str], str] = {}
+
+
+def content_type(media_type: str, label: str) -> str:
+    """``application/xml; charset=GBK``, remembered per pair (callers send the same one)."""
+    known = _CONTENT_TYPES.get((media_type, label))
+    if known is None:
+        known = f"{media_type}; charset={label}"
+        if len(_CONTENT_TYPES) < 256:
+            _CONTENT_TYPES[(media_type, label)] = known
+    return known
+
+
 class XmlCodec:
     name = "xml"
 
@@ -63,7 +76,7 @@ class XmlCodec:
     def render(self, tree: Tree, inbound: Inbound, *, root: str, namespace: str | None,
                operation: str | None = None) -> Rendered:
         body = xmltree.tree_to_xml(tree, root, encoding=inbound.charset, namespace=namespace)
-        return Rendered(body, f"{inbound.media_type}; charset={inbound.charset}")
+        return Rendered(body, content_type(inbound.media_type, inbound.charset))
 
     def render_error(self, err: BridgeError, inbound: Inbound, *, tree: Tree | None,
                      root: str | None, namespace: str | None) -> Rendered:

@@ -351,10 +351,17 @@ def tree_to_xml(tree: Tree, root: str, *, encoding: str = "utf-8", declaration: 
                          declaration=declaration)
     from bridge.codecs import charset
 
-    head = f'<?xml version="1.0" encoding="{encoding}"?>\n' if declaration else ""
+    head = _HEADS.get(encoding) if declaration else ""
+    if head is None:
+        head = f'<?xml version="1.0" encoding="{encoding}"?>\n'
+        if len(_HEADS) < 64:
+            _HEADS[encoding] = head
     if charset.python_codec(encoding) == "utf-8":
         return (head + text).encode("utf-8")
     return charset.encode(head + text, encoding)
+
+
+_HEADS: dict[str, str] = {}
 
 
 class _NeedsLxml(Exception):
@@ -400,8 +407,15 @@ def _direct_xml(tree: Tree, root: str, namespace: str | None) -> str:
     else:
         _element(out, root, tree, "")
     text = "".join(out)
-    if _NOT_XML_CHAR.search(text) is not None:
+    # printable text holds none of them (they are all controls, surrogates or unassigned)
+    if not text.isprintable() and _NOT_XML_CHAR.search(text) is not None:
         raise _NeedsLxml
+    return text
+
+
+def _escape(text: str) -> str:
+    for char, entity in _ESCAPES:
+        text = text.replace(char, entity)
     return text
 
 
@@ -410,10 +424,16 @@ def _element(out: list[str], name: str, value: Any, attrs: str = "") -> None:
     if cls is dict:
         start = len(out)
         out.append(f"<{name}{attrs}>")
+        known = _NAME_OK
         for key, item in value.items():
-            if key.__class__ is not str or not _lxml_accepts(key, _NAME_OK, _plain_name):
+            if known.get(key) is not True and (key.__class__ is not str
+                                               or not _lxml_accepts(key, known, _plain_name)):
                 raise _NeedsLxml   # `@attr`, `#text`, or a name lxml must judge
-            if item.__class__ is list:
+            if item.__class__ is str:        # a text leaf, written here (most elements)
+                if "&" in item or "<" in item or ">" in item or "\r" in item:
+                    item = _escape(item)
+                out.append(f"<{key}>{item}</{key}>")
+            elif item.__class__ is list:
                 _items(out, key, item)
             else:
                 _element(out, key, item)
@@ -428,8 +448,7 @@ def _element(out: list[str], name: str, value: Any, attrs: str = "") -> None:
     else:
         text = value if cls is str else fmt(value)
         if "&" in text or "<" in text or ">" in text or "\r" in text:
-            for char, entity in _ESCAPES:
-                text = text.replace(char, entity)
+            text = _escape(text)
         out.append(f"<{name}{attrs}>{text}</{name}>")
 
 

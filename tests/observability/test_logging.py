@@ -101,3 +101,26 @@ def test_timestamp_is_iso_utc_with_microseconds_and_follows_the_clock() -> None:
     time.sleep(1.05)
     later = stamp(None, "info", {})["timestamp"]
     assert later > first and later[:19] != first[:19]            # a new second is formatted anew
+
+
+def test_the_request_logger_keeps_structlog_semantics() -> None:
+    """The info fast path (observability.logging.wrapper_class): bound context first, then the
+    keywords, then the event; %-interpolation; DropEvent drops; capture_logs still captures."""
+    import io
+    import json
+
+    import structlog
+
+    from bridge.observability.logging import configure
+
+    out = io.StringIO()
+    configure("info", stream=out)
+    log = structlog.get_logger("bridge").bind(route="r")
+    log.info("n=%d", 3, status=200)
+    log.debug("not written")
+    line = json.loads(out.getvalue().splitlines()[-1])
+    assert list(line)[:3] == ["route", "status", "event"]
+    assert line["event"] == "n=3" and line["level"] == "info"
+    with structlog.testing.capture_logs() as captured:
+        structlog.get_logger("bridge").info("request", route="x")
+    assert captured == [{"route": "x", "event": "request", "log_level": "info"}]
