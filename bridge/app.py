@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import structlog
 from aiohttp import web
@@ -49,30 +49,40 @@ class Handler:
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         runtime = self.app[CURRENT].runtime
-        dispatch = runtime.paths.get(request.path)
+        path = request.path
+        dispatch = runtime.paths.get(path)
         if dispatch is None:
             return web.Response(status=404, body=_PLAIN_404, content_type="application/json")
-        if request.method == "GET" and "wsdl" in {k.lower() for k in request.query}:
-            return wsdl_view(request, dispatch)
         if request.method != "POST":
+            if request.method == "GET" and "wsdl" in {k.lower() for k in request.query}:
+                return wsdl_view(request, dispatch)
             return web.Response(status=405, headers={"Allow": "POST"})
-        return await self.handle(request, runtime, dispatch)
-
-    async def handle(self, request: web.Request, runtime: Runtime, dispatch: PathDispatch) -> web.Response:
-        timeout = runtime.config.server.read_timeout
-
-        async def read(limit: int) -> bytes:
-            if request.content.is_eof():      # the body arrived with the headers: nothing to wait for
-                return await read_limited(request, limit)
-            try:
-                async with asyncio.timeout(timeout):
-                    return await read_limited(request, limit)
-            except TimeoutError:
-                raise RequestTimeout(f"the request body did not arrive within {timeout:g}s") from None
-
-        incoming = Incoming(request.path, request.headers, read, request.content_length, request.remote)
+        content = request.content
+        if content.is_eof():
+            # the whole body came with the headers (most legacy callers): taken as it is, no
+            # read loop; exchange() still applies max_body to it
+            incoming = Incoming(path, request.headers, _no_reader, request.content_length,
+                                request.remote, content.read_nowait(-1))
+        else:
+            incoming = Incoming(path, request.headers, _reader(request, runtime.config.server.read_timeout),
+                                request.content_length, request.remote)
         out = await exchange(runtime, dispatch, incoming, draining=self.app[STATE]["draining"])
         return web.Response(status=out.status, body=out.body, headers=out.headers)
+
+
+async def _no_reader(limit: int) -> bytes:
+    raise AssertionError("the body was read with the headers")
+
+
+def _reader(request: web.Request, timeout: float) -> Callable[[int], Awaitable[bytes]]:
+    """Reads a body still on its way, within server.read_timeout (408 past it)."""
+    async def read(limit: int) -> bytes:
+        try:
+            async with asyncio.timeout(timeout):
+                return await read_limited(request, limit)
+        except TimeoutError:
+            raise RequestTimeout(f"the request body did not arrive within {timeout:g}s") from None
+    return read
 
 
 def wsdl_view(request: web.Request, dispatch: PathDispatch) -> web.Response:

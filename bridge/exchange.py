@@ -32,6 +32,7 @@ class Incoming:
     read: Callable[[int], Awaitable[bytes]]   # read(limit): the body, TooLarge past limit
     content_length: int | None = None
     remote: str | None = None
+    body: bytes | None = None                 # the body, when it was all there already
 
 
 @dataclass(slots=True)
@@ -88,7 +89,11 @@ async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming,
         if incoming.content_length is not None and incoming.content_length > limit:
             raise TooLarge(f"request body of {incoming.content_length} bytes exceeds max_body "
                            f"({limit} bytes)")
-        data = await incoming.read(limit)
+        data = incoming.body
+        if data is None:
+            data = await incoming.read(limit)
+        elif len(data) > limit:
+            raise TooLarge(f"request body exceeds max_body ({limit} bytes)")
         if not data or data.isspace():
             raise BadRequest("empty request body", code="empty_body")
         inb = codec.parse(data, media, header_charset, dispatch.parse_options)

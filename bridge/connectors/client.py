@@ -215,33 +215,30 @@ class _Connection(asyncio.Protocol):
             body = _decode(body, self.encoding)
         return Response(self.status, self.content_type.decode("latin-1"), body)
 
-    # -- the call
-    async def exchange(self, data: list[bytes], deadline: float) -> Response:
-        """Send one request, wait for its whole reply; the connection goes back to the pool
-        only when the reply was complete and both sides keep it alive."""
-        pool = self.pool
-        loop = pool.loop
+    # -- the call (driven by Pool.send)
+    def start(self, data: list[bytes], deadline: float) -> tuple[asyncio.Future[Any], Any]:
+        """Write one request; the future gets (reply, keep-alive?) or the failure."""
+        loop = self.pool.loop
         self._reset()
         waiter = self.waiter = loop.create_future()
         timer = loop.call_at(deadline, _expire, waiter)
-        try:
-            assert self.transport is not None
-            self.transport.writelines(data)
-            response, keep = await waiter
-        except BaseException:
-            self.waiter = None
-            self.abort()
-            pool.busy.discard(self)
-            raise
-        finally:
-            timer.cancel()
+        assert self.transport is not None
+        self.transport.writelines(data)
+        return waiter, timer
+
+    def done(self, keep: bool) -> None:
+        """The reply is complete: back to the pool only when both sides keep it alive."""
         self.served += 1
         if keep and not self.closed:
-            pool.release(self)
+            self.pool.release(self)
         else:
-            pool.busy.discard(self)
+            self.pool.busy.discard(self)
             self.close()
-        return response
+
+    def failed(self) -> None:
+        self.waiter = None
+        self.abort()
+        self.pool.busy.discard(self)
 
     def _fail(self, exc: BaseException) -> None:
         waiter, self.waiter = self.waiter, None
@@ -311,11 +308,24 @@ class Pool:
         conn = self._take()
         if conn is None:
             conn = await self._connect(deadline)
-        try:
-            return await conn.exchange(data, deadline)
-        except _Stale:   # the server had closed it: it never read this request
-            conn = await self._connect(deadline)
-            return await conn.exchange(data, deadline)   # a new connection is never stale
+        for fresh in (conn.served == 0, True):
+            waiter, timer = conn.start(data, deadline)
+            try:
+                response, keep = await waiter
+            except _Stale:   # the server had closed it: it never read this request
+                conn.failed()
+                if fresh:
+                    raise Disconnected("connection closed before the reply was complete") from None
+                conn = await self._connect(deadline)
+                continue     # once, on a new connection (never stale)
+            except BaseException:
+                conn.failed()
+                raise
+            finally:
+                timer.cancel()
+            conn.done(keep)
+            return response
+        raise AssertionError("unreachable")
 
     def _take(self) -> _Connection | None:
         idle = self.idle

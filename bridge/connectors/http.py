@@ -116,53 +116,51 @@ class HttpTarget:
 
     async def call(self, method: str, path: str, body: bytes, headers: dict[str, str], *,
                    idempotent: bool) -> HttpReply:
+        """One call (several for idempotent calls to a target with ``retry:``); the body of a
+        try is written out here rather than in a helper: it is every request's path."""
         attempts = self.attempts if idempotent else 1
-        for attempt in range(1, attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
+            breaker = self.breaker
+            if breaker is not None and not breaker.allow():
+                raise Unavailable(f"target {self.name} is unavailable (circuit breaker open)",
+                                  code="breaker_open")
+            assert self.pool is not None, "target used before the app started"
+            data = [self._head(method, path, headers, len(body)), body] if body else \
+                [self._head(method, path, headers, 0)]
+            started = time.perf_counter()
+            status_label = "error"
             try:
-                reply = await self._once(method, path, body, headers)
-            except (UpstreamError, UpstreamTimeout):
-                if attempt == attempts:
-                    raise
+                async with self.limit:
+                    resp = await self.pool.send(data, self.cfg.timeout)
+                status_label = str(resp.status)
+            except TimeoutError:
+                status_label = "timeout"
+                self._failed()
+                if attempt >= attempts:
+                    raise UpstreamTimeout(f"target {self.name} did not answer within "
+                                          f"{self.cfg.timeout:g}s", code="upstream_timeout") from None
+            except ClientError as exc:
+                self._failed()
+                if attempt >= attempts:
+                    raise UpstreamError(f"cannot reach target {self.name}: {exc.kind}",
+                                        code="upstream_unreachable", detail=exc.detail) from None
             else:
-                if reply.status < 500 or attempt == attempts:
-                    return reply
+                status = resp.status
+                if status >= 500:
+                    self._failed()
+                elif breaker is not None:
+                    breaker.succeeded()
+                if status < 500 or attempt >= attempts:
+                    media, label = content_type_parts(resp.content_type)
+                    return HttpReply(status, media, label, resp.body, time.perf_counter() - started)
+            finally:
+                self.metrics.upstream_done(self.name, status_label, time.perf_counter() - started)
             self.metrics.retries.labels(self.name).inc()
             assert self.cfg.retry is not None
             delay = min(self.cfg.retry.max_backoff, self.cfg.retry.backoff * 2 ** (attempt - 1))
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-        raise AssertionError("unreachable")
-
-    async def _once(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> HttpReply:
-        if self.breaker is not None and not self.breaker.allow():
-            raise Unavailable(f"target {self.name} is unavailable (circuit breaker open)",
-                              code="breaker_open")
-        assert self.pool is not None, "target used before the app started"
-        data = [self._head(method, path, headers, len(body)), body] if body else \
-            [self._head(method, path, headers, 0)]
-        started = time.perf_counter()
-        status_label = "error"
-        try:
-            async with self.limit:
-                resp = await self.pool.send(data, self.cfg.timeout)
-            status_label = str(resp.status)
-            media, label = content_type_parts(resp.content_type)
-            reply = HttpReply(resp.status, media, label, resp.body, time.perf_counter() - started)
-        except TimeoutError:
-            status_label = "timeout"
-            self._failed()
-            raise UpstreamTimeout(f"target {self.name} did not answer within {self.cfg.timeout:g}s",
-                                  code="upstream_timeout") from None
-        except ClientError as exc:
-            self._failed()
-            raise UpstreamError(f"cannot reach target {self.name}: {exc.kind}",
-                                code="upstream_unreachable", detail=exc.detail) from None
-        finally:
-            self.metrics.upstream_done(self.name, status_label, time.perf_counter() - started)
-        if reply.status >= 500:
-            self._failed()
-        elif self.breaker is not None:
-            self.breaker.succeeded()
-        return reply
 
     def _failed(self) -> None:
         if self.breaker is not None:
