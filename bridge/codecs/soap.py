@@ -51,13 +51,18 @@ def param_document(op: Any, param: str, *, recover: bool = False) -> Any:
     ``recover`` (the route's ``recover: true``) repairs the inner document too: that is where
     legacy callers' hand-typed XML (``</ workType>``) actually travels.
     """
+    return read_param_document(op, param, recover=recover)[0]
+
+
+def read_param_document(op: Any, param: str, *, recover: bool = False) -> tuple[Any, bool]:
+    """param_document, and whether that document is plain (xmltree.parse_plain)."""
     holder = next((c for c in _children(op) if xmltree.local(c.tag) == param), None)
     text = holder.text if holder is not None else None
     if not text or text.isspace():
         raise BadRequest(f"SOAP parameter <{param}> of {xmltree.local(op.tag)} is missing or empty",
                          code="missing_param")
-    root, _ = xmltree.parse(text.strip(), recover=recover)
-    return root
+    root, _, plain = xmltree.parse_plain(text.strip(), recover=recover)
+    return root, plain
 
 
 def envelope(version: str, content: Any) -> Any:
@@ -122,8 +127,8 @@ def read_reply(root: Any, reply_param: str | None, index: xmltree.ListIndex) -> 
             msg = " ".join(t.text or "" for t in first.iter(f"{{{NS['1.2']}}}Text")) or "SOAP fault"
         raise UpstreamError(msg, code="upstream_fault")
     if reply_param:
-        inner = param_document(first, reply_param)
-        return xmltree.element_to_tree(inner, index), xmltree.local(inner.tag)
+        inner, plain = read_param_document(first, reply_param)
+        return xmltree.element_to_tree(inner, index, plain=plain), xmltree.local(inner.tag)
     return xmltree.element_to_tree(first, index), xmltree.local(first.tag)
 
 
@@ -156,9 +161,9 @@ class SoapCodec:
 
         def decode(inb: Inbound) -> tuple[Tree, str | None]:
             if param:
-                inner = param_document(inb.doc, param, recover=recover)
-                return (xmltree.element_to_tree(inner, index, max_depth=max_depth, keymap=keymap),
-                        xmltree.local(inner.tag))
+                inner, plain = read_param_document(inb.doc, param, recover=recover)
+                return (xmltree.element_to_tree(inner, index, max_depth=max_depth, keymap=keymap,
+                                                plain=plain), xmltree.local(inner.tag))
             return xmltree.element_to_tree(inb.doc, index, max_depth=max_depth, keymap=keymap), None
         return decode
 

@@ -197,9 +197,16 @@ def element_to_tree(el: Any, index: ListIndex | None = None, *, empty: Any = "",
     tree a `rename` or `case` step would make of the result (repeats are grouped under the
     element's own name first, then each dict's keys are mapped, later keys winning a
     collision, as the step does). ``plain``: the document has no attributes and no namespaces
-    (see ``parse``), so neither is looked for.
-    The hot path of every XML request: plain loops, the dict built in C when no key repeats.
+    (see ``parse_plain``), so neither is looked for.
     """
+    return _convert(el, index, empty, max_depth, depth, keymap, plain)
+
+
+def _convert(el: Any, index: ListIndex | None, empty: Any, max_depth: int, depth: int,
+             keymap: Mapping[str, str] | None, plain: bool) -> Tree:
+    """element_to_tree's body, called positionally (it recurses once per element with
+    children). The hot path of every XML request: plain loops, the dict built in C when no
+    key repeats."""
     if depth > max_depth:
         raise BadRequest(f"XML nested deeper than {max_depth} levels (line {el.sourceline})",
                          code="too_deep")
@@ -231,8 +238,7 @@ def element_to_tree(el: Any, index: ListIndex | None = None, *, empty: Any = "",
             if not value or value.isspace():
                 value = empty
         else:
-            value = element_to_tree(child, sub[1] if sub else None, empty=empty,
-                                    max_depth=max_depth, depth=below, keymap=keymap, plain=plain)
+            value = _convert(child, sub[1] if sub else None, empty, max_depth, below, keymap, plain)
         add_key(key)
         add_value(value)
     if depth + 1 > max_depth and len(el):
