@@ -42,13 +42,15 @@ _PLAIN_404 = b'{"error": {"status": 404, "code": "no_route", "message": "no rout
 class Handler:
     """The request path: read (bounded) -> parse -> dispatch -> route -> render, observed."""
 
-    __slots__ = ("app",)
+    __slots__ = ("app", "current", "state")
 
     def __init__(self, app: web.Application) -> None:
         self.app = app
+        self.current = app[CURRENT]     # the holder a reload swaps the runtime in
+        self.state = app[STATE]
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
-        runtime = self.app[CURRENT].runtime
+        runtime = self.current.runtime
         path = request.path
         dispatch = runtime.paths.get(path)
         if dispatch is None:
@@ -66,7 +68,7 @@ class Handler:
         else:
             incoming = Incoming(path, request.headers, _reader(request, runtime.config.server.read_timeout),
                                 request.content_length, request.remote)
-        out = await exchange(runtime, dispatch, incoming, draining=self.app[STATE]["draining"])
+        out = await exchange(runtime, dispatch, incoming, draining=self.state["draining"])
         return web.Response(status=out.status, body=out.body, headers=out.headers)
 
 

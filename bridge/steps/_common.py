@@ -31,6 +31,8 @@ def each_scalar(fn: Callable[[Any], Any], *, skip_dicts: bool = True) -> Callabl
     """
 
     def apply(value: Any) -> Any:
+        if value.__class__ is str:       # the common case first
+            return fn(value)
         if isinstance(value, list):
             return [apply(v) for v in value]
         if skip_dicts and isinstance(value, dict):

@@ -86,13 +86,22 @@ def _fast(from_: str, to: str) -> Any:
     defaults = {"Y": 1900, "m": 1, "d": 1, "H": 0, "M": 0, "S": 0}
     picks = [(order.index(d), 0) if d in order else (-1, defaults[d]) for d in "YmdHMS"]
 
+    if all(i >= 0 for i, _ in picks[:3]) and all(i < 0 for i, _ in picks[3:]):
+        iy, im, id_ = (i for i, _ in picks[:3])
+
+        def make(values: tuple[int, ...]) -> Any:       # a date: year, month, day read
+            return datetime(values[iy], values[im], values[id_])
+    else:
+        def make(values: tuple[int, ...]) -> Any:
+            return datetime(*[values[i] if i >= 0 else default for i, default in picks])
+
     def convert(text: str) -> str | None:
         m = pattern.match(text)
         if m is None:
             return None
-        values = [int(x) for x in m.groups()]
+        values = tuple(map(int, m.groups()))
         try:  # validates the calendar: 20130230 is not a date
-            datetime(*[values[i] if i >= 0 else default for i, default in picks])
+            make(values)
         except ValueError:
             return None
         return template.format(*values)
@@ -103,9 +112,14 @@ def reformat(path: str, froms: list[str], to: str) -> Any:
     expected = " or ".join(froms)
     if len(froms) == 1 and (fast := _fast(froms[0], to)) is not None:
         def apply_fast(value: Any) -> Any:
-            if is_empty(value):
+            if value.__class__ is str:
+                if not value:
+                    return value
+                out = fast(value.strip())
+            elif is_empty(value):
                 return value
-            out = fast(fmt(value).strip())
+            else:
+                out = fast(fmt(value).strip())
             if out is None:
                 raise ValidationFailed(f"date: {path}: {value!r} does not match {expected}",
                                        detail={"field": path, "expected": expected})

@@ -64,18 +64,33 @@ def found(node: Tree, parts: tuple[str, ...], done: str) -> Iterator[tuple[str, 
 
 
 class Require:
-    __slots__ = ("fields",)
+    __slots__ = ("fields", "top")
 
     def __init__(self, fields: list[tuple[tuple[str, ...], int | None]]) -> None:
         self.fields = fields
+        #: every field top-level: checked by lookups alone (the common case)
+        self.top = [(parts[0], limit) for parts, limit in fields] \
+            if all(len(parts) == 1 for parts, _ in fields) else None
 
     def __call__(self, msg: Message) -> Message:
+        body = msg.body
+        if self.top is not None and body.__class__ is dict:
+            get = body.get  # type: ignore[union-attr]
+            for key, limit in self.top:
+                value = get(key)
+                if value.__class__ is not str or not value or (limit is not None and len(value) > limit):
+                    break            # not a plain good string: the full check says what is wrong
+            else:
+                return msg
+        return self._check(msg)
+
+    def _check(self, msg: Message) -> Message:
         missing: list[str] = []
         too_long: list[str] = []
         body = msg.body
         flat = body.__class__ is dict
         for parts, limit in self.fields:
-            if flat and len(parts) == 1:      # the common case: a top-level field, no walk
+            if flat and len(parts) == 1:      # a top-level field, no walk
                 value = body.get(parts[0], MISSING)  # type: ignore[union-attr]
                 if value.__class__ is not list:
                     if is_empty(value):
