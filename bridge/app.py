@@ -7,6 +7,7 @@ import os
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import structlog
+from aiohttp import http as aiohttp_http
 from aiohttp import web
 
 from bridge.codecs import wsdl
@@ -98,27 +99,35 @@ def wsdl_view(request: web.Request, dispatch: PathDispatch) -> web.Response:
     return web.Response(body=doc.render(address), headers={"Content-Type": "text/xml; charset=utf-8"})
 
 
-async def read_limited(request: web.Request, limit: int) -> bytes:
-    """The body, refused with 413 before reading when declared too large, or once past the limit
-    (the app's client_max_size is limit + 1, so aiohttp stops reading a chunked body there)."""
+async def read_limited(request: web.BaseRequest, limit: int) -> bytes:
+    """The body, refused with 413 before reading when declared too large, or as soon as more
+    than ``limit`` bytes have come (a chunked body is never buffered past it)."""
     declared = request.content_length
     if declared is not None and declared > limit:
         raise TooLarge(f"request body of {declared} bytes exceeds max_body ({limit} bytes)")
-    try:
-        data = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise TooLarge(f"request body exceeds max_body ({limit} bytes)") from None
-    if len(data) > limit:
-        raise TooLarge(f"request body exceeds max_body ({limit} bytes)")
-    return data
+    content = request.content
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await content.readany()
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"request body exceeds max_body ({limit} bytes)")
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def healthz(request: web.Request) -> web.Response:
+async def healthz(request: web.BaseRequest) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
 async def readyz(request: web.Request) -> web.Response:
-    app = request.app
+    return await ready(request.app)
+
+
+async def ready(app: web.Application) -> web.Response:
     if app[STATE].get("draining"):
         return web.json_response({"status": "draining"}, status=503)
     runtime = app[CURRENT].runtime
@@ -132,7 +141,11 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics_view(request: web.Request) -> web.Response:
-    body = request.app[METRICS].exposition()
+    return exposition(request.app)
+
+
+def exposition(app: web.Application) -> web.Response:
+    body = app[METRICS].exposition()
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
@@ -185,6 +198,77 @@ async def _delivery(app: web.Application) -> AsyncIterator[None]:
     yield
     await worker.stop(timeout=runtime.config.server.drain_timeout)
     await store.close()
+
+
+class BridgeRunner(web.BaseRunner):
+    """Runs the app (startup, cleanup_ctx, shutdown, as web.AppRunner does) but serves it
+    through aiohttp's low-level ``web.Server``: the bridge resolves its own paths with one dict
+    lookup, so the app's router, match info, middleware chain and ``web.Request`` wrapper are
+    not paid on every request (2% of a W1 request). The app keeps its routes: web.AppRunner
+    and pytest-aiohttp still serve it the usual way, with the same answers."""
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: web.Application, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.app = app
+
+    async def shutdown(self) -> None:
+        await self.app.shutdown()
+
+    async def _make_server(self) -> web.Server:
+        self.app.on_startup.freeze()
+        await self.app.startup()
+        self.app.freeze()
+        return web.Server(_Dispatch(self.app), **self._kwargs)
+
+    async def _cleanup_server(self) -> None:
+        await self.app.cleanup()
+
+
+class _Dispatch:
+    """The low-level server's handler: GET/HEAD of the health and metrics endpoints, else the
+    bridge's Handler, which answers every other path and method (as the app's routes do)."""
+
+    __slots__ = ("app", "handler", "special")
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.handler = Handler(app)
+        self.special = {"/healthz": self._healthz, "/readyz": self._readyz, "/metrics": self._metrics}
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.headers.get("Expect"):
+            refused = await _expect(request)
+            if refused is not None:
+                return refused
+        special = self.special.get(request.path)
+        if special is not None and request.method in ("GET", "HEAD"):
+            return await special(request)
+        return await self.handler(request)  # type: ignore[arg-type]
+
+    async def _healthz(self, request: web.BaseRequest) -> web.Response:
+        return await healthz(request)
+
+    async def _readyz(self, request: web.BaseRequest) -> web.Response:
+        return await ready(self.app)
+
+    async def _metrics(self, request: web.BaseRequest) -> web.Response:
+        return exposition(self.app)
+
+
+async def _expect(request: web.BaseRequest) -> web.Response | None:
+    """``Expect: 100-continue`` (curl above 1 KiB, .NET's HttpWebRequest always): answered as
+    aiohttp's router answers it, so the caller sends its body at once."""
+    expect = request.headers.get("Expect", "")
+    if request.version != aiohttp_http.HttpVersion11:
+        return None
+    if expect.lower() != "100-continue":
+        return web.Response(status=417, text=f"Unknown Expect: {expect}")
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0
+    await request.writer.drain()
+    return None
 
 
 def build_app(runtime: Runtime) -> web.Application:

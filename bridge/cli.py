@@ -113,7 +113,7 @@ async def serve(runtime: Any, host: str, port: int, *, with_sim: bool = False,
     import structlog
     from aiohttp import web
 
-    from bridge.app import CURRENT, METRICS, STATE, build_app
+    from bridge.app import CURRENT, METRICS, STATE, BridgeRunner, build_app
     log = structlog.get_logger("bridge")
 
     sims: list[Any] = []
@@ -124,7 +124,7 @@ async def serve(runtime: Any, host: str, port: int, *, with_sim: bool = False,
         for sim in sims:
             log.info("simulator_started", sim=sim.name, url=sim.url)
     app = build_app(runtime)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False,
+    runner = BridgeRunner(app, access_log=None, handle_signals=False,
                            shutdown_timeout=runtime.config.server.drain_timeout)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=reuse_port or None)

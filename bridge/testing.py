@@ -15,7 +15,7 @@ from typing import AsyncIterator, Mapping
 
 from aiohttp import web
 
-from bridge.app import build_app
+from bridge.app import BridgeRunner, build_app
 from bridge.config import load
 from bridge.observability.metrics import Metrics
 from bridge.runtime import Runtime, compile_runtime
@@ -41,7 +41,7 @@ async def running_bridge(config: str | Path, env: Mapping[str, str] | None = Non
     """A real bridge on an ephemeral loopback port, torn down on exit."""
     runtime = load_runtime(config, env)
     app = build_app(runtime)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2)
+    runner = BridgeRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2)
     await runner.setup()
     site = web.TCPSite(runner, host, 0)
     await site.start()
