@@ -4,6 +4,7 @@
     python -m bench.run --smoke         # correctness of every available peer, a few seconds, no claims
     python -m bench.run --workloads w1 --connections 32 --rounds 3 --duration 10 --modes fast
     python -m bench.run --profile       # py-spy profile of the bridge under W1
+    python -m bench.run --instructions  # instructions per request under callgrind, bridge vs hand-written
 
 The server under test runs on CPU 0 (taskset), wrk and the upstream on CPU 1. See bench/README.md.
 """
@@ -44,7 +45,8 @@ def say(*a: Any) -> None:
 def install_tools() -> None:
     """Install what is missing, each by its own package manager; failures leave that peer out."""
     need_apt = [p for p, ok in (("wrk", shutil.which("wrk")), ("nginx", shutil.which("nginx")),
-                                ("libnginx-mod-http-echo", nginx.has_echo())) if not ok]
+                                ("libnginx-mod-http-echo", nginx.has_echo()),
+                                ("valgrind", shutil.which("callgrind_control"))) if not ok]
     if need_apt and os.geteuid() == 0 and shutil.which("apt-get"):
         say("installing", *need_apt, "(apt-get)")
         subprocess.run(["apt-get", "update", "-q"], check=False, stdout=subprocess.DEVNULL)
@@ -261,6 +263,40 @@ def long_run(args: argparse.Namespace, run_dir: Path, meta: dict[str, Any]) -> i
     return 0
 
 
+def instructions(args: argparse.Namespace, run_dir: Path, meta: dict[str, Any]) -> int:
+    from bench import instructions as ins
+
+    why = ins.missing()
+    if why:
+        say(why)
+        return 1
+    names = [n for n in (args.peers if args.peers_given else ["bridge", "handwritten"]) if n in ins.PYTHON_PEERS]
+    workloads = args.workloads if args.workloads_given else ["w1"]
+    upstream, kind = start_upstream("fast", run_dir)
+    meta.setdefault("upstreams", {})["fast"] = kind
+    rows: list[dict[str, Any]] = []
+    try:
+        for wname in workloads:
+            w = all_workloads()[wname]
+            for name in names:
+                row = ins.count(name, w, upstream.url, run_dir, args.requests, args.connections[0],
+                                SERVER_CPU, LOAD_CPU)
+                rows.append(row)
+                say(f"  {w.name:7} {name:12} {row['per_request']:12,.0f} instructions/request"
+                    + ("" if not row["errors"] else "  (some replies were not 2xx)"))
+    finally:
+        upstream.stop()
+    text = (f"# Instructions per request (callgrind), {args.requests} requests over "
+            f"{args.connections[0]} connections\n\n{meta['machine']}. User-space instructions of the "
+            "server process only (interpreter, C extensions); the kernel's share and cache misses are "
+            "not in it: see bench/instructions.py.\n\n" + ins.report(rows) + "\n")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "report.md").write_text(text)
+    (run_dir / "results.json").write_text(json.dumps({"meta": meta, "instructions": rows}, indent=2))
+    say(text)
+    return 0 if not any(r["errors"] for r in rows) else 1
+
+
 def package_of(frame: str) -> str:
     """``f (aiohttp/client.py)`` -> ``aiohttp``; the bridge's own frames by module."""
     m = re.search(r"\(([^()]*)\)$", frame)
@@ -304,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", action="store_true",
                    help="py-spy profile of the bridge (or the first --peers) under W1 (or the first --workloads)")
     p.add_argument("--scaling", action="store_true", help="W1: bridge --workers 1 vs 2 (bench/longrun.py)")
+    p.add_argument("--instructions", action="store_true",
+                   help="instructions per request under callgrind (bench/instructions.py): bridge vs hand-written")
+    p.add_argument("--requests", type=int, default=1000, help="with --instructions: requests counted per peer")
     p.add_argument("--soak", type=int, default=0, metavar="N",
                    help="W1 until N requests, RSS along the way (e.g. 1000000)")
     p.add_argument("--duration", type=float, default=8, help="seconds per measurement (default 8)")
@@ -330,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         install_tools()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     kind = ("-smoke" if args.smoke else "-profile" if args.profile else "-scaling" if args.scaling
-            else "-soak" if args.soak else "")
+            else "-soak" if args.soak else "-instructions" if args.instructions else "")
     run_dir = args.out / (stamp + kind)
     meta: dict[str, Any] = {"started": stamp, "duration": args.duration, "rounds": args.rounds,
                             "machine": f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
@@ -341,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         return smoke(args, run_dir, meta)
     if args.profile:
         return profile(args, run_dir, meta)
+    if args.instructions:
+        return instructions(args, run_dir, meta)
     if args.scaling or args.soak:
         return long_run(args, run_dir, meta)
     if not shutil.which("wrk"):

@@ -54,6 +54,7 @@ def bytes_reader(data: bytes) -> Callable[[int], Awaitable[bytes]]:
 
 
 _get = dict.get   # Meta.get works out clock values; the request path reads plain keys only
+_NO_META: dict[str, Any] = {}
 
 
 def request_id_of(headers: Mapping[str, str]) -> str:
@@ -129,19 +130,14 @@ async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming,
     name = route.name if route else "unmatched"
     elapsed = perf_counter() - started
     metrics.request_done(name, outcome, elapsed)
-    if msg is not None:
-        meta = msg.meta
-        fields: dict[str, Any] = {
-            "route": name, "outcome": outcome, "status": rendered.status,
-            "duration_ms": round(elapsed * 1000, 2), "request_id": request_id,
-            "path": incoming.path, "upstream_status": _get(meta, "upstream_status"),
-            "upstream_ms": _get(meta, "upstream_ms")}
-        if "message_id" in meta:
-            fields["message_id"] = meta["message_id"]
-    else:
-        fields = {"route": name, "outcome": outcome, "status": rendered.status,
-                  "duration_ms": round(elapsed * 1000, 2), "request_id": request_id,
-                  "path": incoming.path, "upstream_status": None, "upstream_ms": None}
+    meta = msg.meta if msg is not None else _NO_META
+    fields: dict[str, Any] = {
+        "route": name, "outcome": outcome, "status": rendered.status,
+        "duration_ms": round(elapsed * 1000, 2), "request_id": request_id,
+        "path": incoming.path, "upstream_status": _get(meta, "upstream_status"),
+        "upstream_ms": _get(meta, "upstream_ms")}
+    if "message_id" in meta:
+        fields["message_id"] = meta["message_id"]
     if err is not None:
         fields["error_code"], fields["error"] = err.code, err.message
         if err.detail.__class__ is str:

@@ -24,20 +24,9 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BO
 _GB = {"gbk", "gb2312", "gb18030", "cp936", "x-gbk", "euc-cn", "gb_2312-80", "ms936", "windows-936"}
 
 
-_CODECS: dict[str, str] = {}
-
-
+@functools.lru_cache(maxsize=256)   # on every request; callers send the same few labels
 def python_codec(label: str) -> str:
     """The Python codec that reads ``label``; raise 415 for charsets we do not take."""
-    name = _CODECS.get(label)
-    if name is None:
-        name = _python_codec(label)
-        if len(_CODECS) < 256:
-            _CODECS[label] = name
-    return name
-
-
-def _python_codec(label: str) -> str:
     low = label.strip().lower()
     if low in ("utf-8", "utf8"):
         return "utf-8"
@@ -52,20 +41,9 @@ def _python_codec(label: str) -> str:
     return name
 
 
-_LABELS: dict[str, str] = {}
-
-
+@functools.lru_cache(maxsize=256)
 def canonical_label(label: str) -> str:
     """The label written back in the reply's declaration and Content-Type."""
-    known = _LABELS.get(label)
-    if known is None:
-        known = _canonical_label(label)
-        if len(_LABELS) < 256:
-            _LABELS[label] = known
-    return known
-
-
-def _canonical_label(label: str) -> str:
     low = label.strip().lower()
     if low in ("utf-8", "utf8"):
         return "UTF-8"

@@ -90,25 +90,19 @@ class Metrics:
 
     def request_done(self, route: str, outcome: str, seconds: float) -> None:
         """Count one request with its duration (tallied; see the module docstring)."""
-        key = (route, outcome)
-        requests = self._requests
-        requests[key] = requests.get(key, 0) + 1
-        tally = self._durations.get(route)
-        if tally is None:
-            tally = self._durations[route] = [0.0] * (len(self._bounds) + 1)
-        tally[0] += seconds
-        tally[1 + bisect_left(self._bounds, seconds)] += 1
-        if self.immediate:
-            self.flush()
+        self._tally(self._requests, self._durations, route, outcome, seconds)
 
     def upstream_done(self, target: str, status: str, seconds: float) -> None:
         """Count one call to a target, by HTTP status or error kind, with its duration."""
-        key = (target, status)
-        upstream = self._upstream
-        upstream[key] = upstream.get(key, 0) + 1
-        tally = self._upstream_durations.get(target)
+        self._tally(self._upstream, self._upstream_durations, target, status, seconds)
+
+    def _tally(self, counts: dict[tuple[str, str], int], durations: dict[str, list[float]],
+               name: str, label: str, seconds: float) -> None:
+        key = (name, label)
+        counts[key] = counts.get(key, 0) + 1
+        tally = durations.get(name)
         if tally is None:
-            tally = self._upstream_durations[target] = [0.0] * (len(self._bounds) + 1)
+            tally = durations[name] = [0.0] * (len(self._bounds) + 1)
         tally[0] += seconds
         tally[1 + bisect_left(self._bounds, seconds)] += 1
         if self.immediate:
