@@ -30,7 +30,7 @@ from bench.procs import Proc, free_port, pinned
 from bench.workloads import Workload
 
 Say = Callable[..., None]
-PYTHON_PEERS = ("bridge", "handwritten", "passthrough")
+PYTHON_PEERS = ("bridge", "bridge-asyncio", "handwritten", "passthrough")
 
 
 def missing() -> str | None:

@@ -43,10 +43,12 @@ class PeerDef:
     missing: Callable[[], str | None]   # why it cannot run here, or None
 
 
-def _bridge(w: Workload, port: int, up: str, run: Path) -> Launch:
-    return Launch([product_python(), "-m", "bridge", "serve", "-c", str(ROOT / w.bridge_config),
-                   "--listen", f"127.0.0.1:{port}"],
-                  {"REFERRAL_URL": up, "UPSTREAM_URL": up}, ROOT, "/healthz")
+def _bridge_on(loop: str) -> Callable[[Workload, int, str, Path], Launch]:
+    def launch(w: Workload, port: int, up: str, run: Path) -> Launch:
+        return Launch([product_python(), "-m", "bridge", "serve", "-c", str(ROOT / w.bridge_config),
+                       "--listen", f"127.0.0.1:{port}", "--loop", loop],
+                      {"REFERRAL_URL": up, "UPSTREAM_URL": up}, ROOT, "/healthz")
+    return launch
 
 
 def _script(name: str) -> Callable[[Workload, int, str, Path], Launch]:
@@ -94,7 +96,10 @@ def _needs_nginx() -> str | None:
 
 
 PEERS: dict[str, PeerDef] = {p.name: p for p in (
-    PeerDef("bridge", "bridge (routes.yaml)", False, 2, _bridge, lambda: None),
+    PeerDef("bridge", "bridge (routes.yaml)", False, 2, _bridge_on("auto"), lambda: None),
+    # the same bridge on the stdlib event loop: what uvloop is worth, like for like with the
+    # aiohttp peers (which run on asyncio's default loop, as their users run them)
+    PeerDef("bridge-asyncio", "bridge --loop asyncio", False, 2, _bridge_on("asyncio"), lambda: None),
     PeerDef("handwritten", "hand-written aiohttp+lxml+orjson", False, 2, _script("aiohttp_handwritten.py"),
             lambda: None),
     PeerDef("passthrough", "raw aiohttp pass-through", True, 2, _script("aiohttp_passthrough.py"), lambda: None),

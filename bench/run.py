@@ -156,7 +156,7 @@ def smoke(args: argparse.Namespace, run_dir: Path, meta: dict[str, Any]) -> int:
             for c in checks:
                 meta["checks"].append(c.__dict__)
                 failed += not c.ok
-                say(f"  {w.name:7} {c.peer:12} {'ok' if c.ok else 'FAILED ' + c.detail}")
+                say(f"  {w.name:7} {c.peer:14} {'ok' if c.ok else 'FAILED ' + c.detail}")
     finally:
         up.stop()
     say(f"smoke: {len(meta['checks']) - failed} passed, {failed} failed"
@@ -202,7 +202,7 @@ def workload_block(args: argparse.Namespace, w: Workload, conns: list[int], mode
                     res = measure(p, w, body, c, args.duration)
                     runs.append({"mode": mode, "workload": w.name, "bytes": w.size, "connections": c,
                                  "round": rnd, "peer": name, **res})
-                    say(f"  {mode} {w.name:7} c={c:<3} r{rnd} {name:12} {res['rps']:8.0f} req/s "
+                    say(f"  {mode} {w.name:7} c={c:<3} r{rnd} {name:14} {res['rps']:8.0f} req/s "
                         f"p99 {res.get('p99_ms', 0):7.2f} ms err {res['errors']:.0f} "
                         f"rss {res['rss_mib']:.0f} MiB cpu {res['cpu_pct']:.0f}%")
     finally:
@@ -282,7 +282,7 @@ def instructions(args: argparse.Namespace, run_dir: Path, meta: dict[str, Any]) 
                 row = ins.count(name, w, upstream.url, run_dir, args.requests, args.connections[0],
                                 SERVER_CPU, LOAD_CPU)
                 rows.append(row)
-                say(f"  {w.name:7} {name:12} {row['per_request']:12,.0f} instructions/request"
+                say(f"  {w.name:7} {name:14} {row['per_request']:12,.0f} instructions/request"
                     + ("" if not row["errors"] else "  (some replies were not 2xx)"))
     finally:
         upstream.stop()
