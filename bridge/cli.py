@@ -127,7 +127,11 @@ async def serve(runtime: Any, host: str, port: int, *, with_sim: bool = False,
     runner = BridgeRunner(app, access_log=None, handle_signals=False,
                            shutdown_timeout=runtime.config.server.drain_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=reuse_port or None)
+    # aiohttp's default backlog (128) is smaller than the connections a busy HIS or a load
+    # balancer opens at once: the kernel drops the SYNs beyond it and those callers wait for a
+    # SYN retransmit (1 s, then 3 s) before their first request is even read
+    site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=reuse_port or None,
+                       backlog=runtime.config.server.backlog)
     try:
         await site.start()
     except OSError as exc:

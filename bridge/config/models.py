@@ -23,6 +23,9 @@ class ServerConfig(Model):
     max_depth: int = Field(100, ge=4, le=1000, description="deepest XML/JSON nesting accepted")
     drain_timeout: Duration = Field(10.0, description="bound on the SIGTERM drain of in-flight requests")
     read_timeout: Duration = Field(30.0, description="time allowed to receive a request body (408 after)")
+    backlog: int = Field(1024, ge=1, le=65535,
+                         description="connections the kernel holds before the bridge accepts them "
+                                     "(capped by net.core.somaxconn); read at start, not on reload")
 
     @field_validator("listen")
     @classmethod
