@@ -111,9 +111,9 @@ async def serve(runtime: Any, host: str, port: int, *, with_sim: bool = False,
     SIGHUP (and, with ``watch``, any change of the config or transforms/) reloads routes.yaml.
     """
     import structlog
-    from aiohttp import web
 
     from bridge.app import CURRENT, METRICS, STATE, BridgeRunner, build_app
+    from bridge.listen import ListenSite
     log = structlog.get_logger("bridge")
 
     sims: list[Any] = []
@@ -130,8 +130,7 @@ async def serve(runtime: Any, host: str, port: int, *, with_sim: bool = False,
     # aiohttp's default backlog (128) is smaller than the connections a busy HIS or a load
     # balancer opens at once: the kernel drops the SYNs beyond it and those callers wait for a
     # SYN retransmit (1 s, then 3 s) before their first request is even read
-    site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=reuse_port or None,
-                       backlog=runtime.config.server.backlog)
+    site = ListenSite(runner, host, port, backlog=runtime.config.server.backlog, reuse_port=reuse_port)
     try:
         await site.start()
     except OSError as exc:

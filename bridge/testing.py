@@ -16,6 +16,7 @@ from typing import AsyncIterator, Mapping
 from aiohttp import web
 
 from bridge.app import BridgeRunner, build_app
+from bridge.listen import ListenSite
 from bridge.config import load
 from bridge.observability.metrics import Metrics
 from bridge.runtime import Runtime, compile_runtime
@@ -43,7 +44,7 @@ async def running_bridge(config: str | Path, env: Mapping[str, str] | None = Non
     app = build_app(runtime)
     runner = BridgeRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2)
     await runner.setup()
-    site = web.TCPSite(runner, host, 0)
+    site = ListenSite(runner, host, 0)
     await site.start()
     try:
         port = runner.addresses[0][1]
