@@ -16,8 +16,8 @@ from typing import AsyncIterator, Mapping
 from aiohttp import web
 
 from bridge.app import BridgeRunner, build_app
-from bridge.listen import ListenSite
 from bridge.config import load
+from bridge.listen import ListenSite
 from bridge.observability.metrics import Metrics
 from bridge.runtime import Runtime, compile_runtime
 
