@@ -21,6 +21,7 @@ from bridge.connectors.client import (BadReply, ConnectFailed, Disconnected, Htt
 from bridge.connectors.http import HttpTarget
 from bridge.errors import UpstreamError, UpstreamTimeout
 from bridge.observability.metrics import Metrics
+from tests.conftest import missing_tool
 
 Reply = Callable[[bytes], Awaitable[bytes | None]]
 
@@ -326,8 +327,9 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl binary")
 async def test_https_verifies_the_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if shutil.which("openssl") is None:
+        missing_tool("openssl")
     cert, key = _self_signed(tmp_path)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)

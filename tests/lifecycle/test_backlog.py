@@ -17,20 +17,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 CALLERS = 300
 
 
 def somaxconn() -> int:
-    try:
-        return int(Path("/proc/sys/net/core/somaxconn").read_text())
-    except (OSError, ValueError):
-        return 0
+    """The kernel's cap on any listen backlog (Linux; the bridge's target platform)."""
+    return int(Path("/proc/sys/net/core/somaxconn").read_text())
 
 
-pytestmark = pytest.mark.skipif(somaxconn() < 2 * CALLERS,
-                                reason="needs Linux with net.core.somaxconn >= 600")
+def completed(backlog: int) -> int:
+    """What Linux completes for a stopped listener: backlog + 1, the backlog capped first."""
+    return min(CALLERS, min(backlog, somaxconn()) + 1)
 
 
 def write_config(tmp_path: Path, server: str) -> Path:
@@ -77,7 +74,7 @@ async def test_default_backlog_holds_hundreds_of_simultaneous_callers(tmp_path: 
     served = serve(write_config(tmp_path, "{drain_timeout: 1s}"))
     await served.ready()
     port = int(served.url.rsplit(":", 1)[1])
-    assert handshakes_while_stopped(served.proc.pid, port) == CALLERS
+    assert handshakes_while_stopped(served.proc.pid, port) == completed(1024)
     await served.ready(timeout=10)                   # and it serves on after being continued
 
 
@@ -86,5 +83,5 @@ async def test_backlog_from_routes_yaml_is_the_one_the_socket_gets(tmp_path: Pat
     await served.ready()
     port = int(served.url.rsplit(":", 1)[1])
     connected = handshakes_while_stopped(served.proc.pid, port)
-    assert 1 <= connected <= 16 + 1                  # Linux completes backlog + 1
+    assert connected == completed(16)
     await served.ready(timeout=10)
