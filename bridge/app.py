@@ -100,11 +100,9 @@ def wsdl_view(request: web.Request, dispatch: PathDispatch) -> web.Response:
 
 
 async def read_limited(request: web.BaseRequest, limit: int) -> bytes:
-    """The body, refused with 413 before reading when declared too large, or as soon as more
-    than ``limit`` bytes have come (a chunked body is never buffered past it)."""
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise TooLarge(f"request body of {declared} bytes exceeds max_body ({limit} bytes)")
+    """The body, refused with 413 as soon as more than ``limit`` bytes have come (a chunked
+    body is never buffered past it; a declared Content-Length over it exchange() refuses
+    before reading)."""
     content = request.content
     chunks: list[bytes] = []
     size = 0
