@@ -47,7 +47,8 @@ def _bridge_on(loop: str) -> Callable[[Workload, int, str, Path], Launch]:
     def launch(w: Workload, port: int, up: str, run: Path) -> Launch:
         return Launch([product_python(), "-m", "bridge", "serve", "-c", str(ROOT / w.bridge_config),
                        "--listen", f"127.0.0.1:{port}", "--loop", loop],
-                      {"REFERRAL_URL": up, "UPSTREAM_URL": up}, ROOT, "/healthz")
+                      # BRIDGE_ENV=dev: the shipped routes' dev-only secrets are fine here
+                      {"REFERRAL_URL": up, "UPSTREAM_URL": up, "BRIDGE_ENV": "dev"}, ROOT, "/healthz")
     return launch
 
 

@@ -37,6 +37,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         runtime = _load_runtime(args.config)
     except ConfigError as exc:
         return _config_errors(exc)
+    from bridge.preflight import missing_drivers
+
+    drivers = missing_drivers(runtime.config)
+    for line in drivers:
+        print(f"{args.config}: {line}")
+    if drivers:
+        return 1
     print(f"{args.config}: ok ({len(runtime.routes)} routes, {len(runtime.targets)} targets, "
           f"{len(runtime.paths)} paths)")
     return 0
@@ -86,6 +93,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _config_errors(exc)
     cfg = runtime.config
+    from bridge.preflight import refusal
+
+    refused = refusal(args.config, cfg, with_sim=args.with_sim, env=os.environ)
+    if refused is not None:
+        print(f"bridge: {refused}", file=sys.stderr)
+        return 2
     configure(cfg.logging.level, cfg.logging.pii, cfg.logging.format, cache=True)
     try:
         host, port = resolve_listen(args.listen, cfg.server.listen)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Mapping
@@ -20,6 +21,13 @@ from bridge.config import load
 from bridge.listen import ListenSite
 from bridge.observability.metrics import Metrics
 from bridge.runtime import Runtime, compile_runtime
+
+
+def free_port() -> int:
+    """A loopback port free at the time of asking."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def load_runtime(config: str | Path, env: Mapping[str, str] | None = None) -> Runtime:

@@ -8,6 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: store URL scheme -> (the Python module its backend imports, the extra that installs it);
+#: None: nothing beyond the bridge's own dependencies. `bridge check` reads this.
+STORE_DRIVERS: dict[str, tuple[str, str] | None] = {
+    "sqlite": None,
+    "nats": ("nats", "nats"),
+    "tls": ("nats", "nats"),
+}
+
+
+def store_driver(url: str) -> tuple[str, str] | None:
+    """(module, extra) the store at ``url`` needs, or None."""
+    return STORE_DRIVERS.get(url.partition("://")[0])
+
 from bridge.delivery.base import Record, Store
 from bridge.delivery.sqlite import SqliteStore
 
@@ -31,4 +44,4 @@ def open_store(url: str, base_dir: Path) -> Store:
     raise ValueError(f"unsupported store {url!r}: use sqlite:///path.db or nats://host:4222")
 
 
-__all__ = ["Record", "Store", "SqliteStore", "open_store"]
+__all__ = ["Record", "STORE_DRIVERS", "Store", "SqliteStore", "open_store", "store_driver"]
