@@ -9,6 +9,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import structlog
 from aiohttp import http as aiohttp_http
 from aiohttp import web
+from aiohttp import web_response
 
 from bridge.codecs import wsdl
 from bridge.connectors.client import HttpClient
@@ -19,6 +20,10 @@ from bridge.exchange import Incoming, exchange
 from bridge.observability.logging import register_secrets
 from bridge.observability.metrics import Metrics
 from bridge.runtime import PathDispatch, Runtime
+
+# Every reply's `Server` header, aiohttp's own 400s included (they are built by the same
+# StreamResponse): the product name, no Python or aiohttp version for a scanner to match.
+web_response.SERVER_SOFTWARE = "bridge"  # type: ignore[attr-defined]
 
 log = structlog.get_logger("bridge")
 

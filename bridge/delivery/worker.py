@@ -116,29 +116,52 @@ class Worker:
             return
         policy = route.target.cfg.retry or DEFAULT_RETRY
         headers = {**record.headers, "Idempotency-Key": record.id}
+        attempt = record.attempts + 1
         status: int | None = None
+        started = time.monotonic()
         try:
             status = await route.deliver(record.method, record.path, record.body, headers)
         except BridgeError as exc:
-            attempt = record.attempts + 1
+            upstream = getattr(exc, "upstream_status", status)
             if attempt >= policy.attempts:
                 self.metrics.dead_letters.labels(record.route).inc()
-                log.warning("dead_letter", route=record.route, id=record.id, attempts=attempt,
-                            error=exc.message)
-                await self.store.dead(record.id, exc.message, getattr(exc, "upstream_status", status))
+                _attempt_line(record, attempt, "dead", upstream, started, exc.message)
+                await self.store.dead(record.id, exc.message, upstream)
             else:
                 self.metrics.retries.labels(route.target.name).inc()
+                _attempt_line(record, attempt, "retry", upstream, started, exc.message)
                 await self.store.retry(record.id, exc.message, time.time() + backoff(policy, attempt),
-                                       getattr(exc, "upstream_status", status))
+                                       upstream)
             return
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug must not lose the message: retry it later
-            log.error("delivery_crashed", route=record.route, id=record.id, exc_info=True)
+            log.error("delivery_crashed", route=record.route, message_id=record.id, attempt=attempt,
+                      exc_info=True)
             await self.store.retry(record.id, f"internal error: {type(exc).__name__}",
-                                   time.time() + backoff(policy, record.attempts + 1), None)
+                                   time.time() + backoff(policy, attempt), None)
             return
+        _attempt_line(record, attempt, "delivered", status, started, None)
         await self.store.delivered(record.id, status)
+
+
+def _attempt_line(record: Record, attempt: int, outcome: str, upstream_status: int | None,
+                  started: float, error: str | None) -> None:
+    """One log line per delivery attempt of a queued message, through the same processors (PII
+    masking included) as the request lines: a redelivery is visible in the log, not only in
+    `bridge messages`. A message's last failure is a warning; its retries are info."""
+    fields: dict[str, Any] = {
+        "route": record.route, "message_id": record.id, "attempt": attempt, "outcome": outcome,
+        "upstream_status": upstream_status,
+        "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        "request_id": record.headers.get("X-Request-ID"),
+    }
+    if error is not None:
+        fields["error"] = error
+    if outcome == "dead":
+        log.warning("delivery_attempt", **fields)
+    else:
+        log.info("delivery_attempt", **fields)
 
 
 class Queue:

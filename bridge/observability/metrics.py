@@ -15,9 +15,14 @@ import os
 from bisect import bisect_left
 from typing import Any, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics,
+                               generate_latest)
 
 from bridge import __version__
+
+# `*_created` series (one per labelled counter and histogram) were a fifth of /metrics and no
+# dashboard or alert reads them: off, process-wide, before any metric is made.
+disable_created_metrics()
 
 OUTCOMES = ("ok", "bad_request", "unauthorized", "no_route", "upstream_error", "timeout",
             "rejected", "queued")

@@ -137,3 +137,54 @@ async def test_queued_route_without_a_store_is_a_503_not_a_lost_message(tmp_path
     out = await exchange(runtime, runtime.paths["/notify"],
                          Incoming("/notify", {"Content-Type": "application/json"}, bytes_reader(b'{"n": 1}')))
     assert out.status == 503 and b"store" in out.body
+
+
+async def test_every_delivery_attempt_is_one_log_line(tmp_path: Path, target: Target) -> None:
+    """A redelivery shows in the log, not only in `bridge messages`: one `delivery_attempt` line
+    per try with message id, attempt, outcome and upstream status, through the request lines'
+    processors (the error text a target sent is masked like any other field)."""
+    import orjson
+
+    from bridge.testing import free_port
+
+    config = write(tmp_path, queued_config(str(tmp_path / "q.db"), target.url, attempts=3,
+                                           listen=f"127.0.0.1:{free_port()}"))
+    await target.start()
+    target.fail_first = {"1": 1}                   # the first try of message n=1 gets a 503
+    log_path = tmp_path / "bridge.log"
+    with log_path.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "bridge", "serve", "-c", str(config)],
+                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        port = config.read_text().split('listen: "127.0.0.1:')[1].split('"')[0]
+        async with aiohttp.ClientSession() as s:
+            async def up() -> bool:
+                try:
+                    async with s.get(f"http://127.0.0.1:{port}/readyz") as r:
+                        return r.status == 200
+                except aiohttp.ClientError:
+                    return proc.poll() is not None
+            await wait_for(up)
+            assert proc.poll() is None, log_path.read_text()
+            async with s.post(f"http://127.0.0.1:{port}/notify", json={"n": 1},
+                              headers={"X-Request-ID": "req-attempts-1"}) as r:
+                assert r.status == 200
+                message_id = (await r.json())["MessageId"]
+
+        def attempts() -> list[dict]:  # type: ignore[type-arg]
+            lines = [orjson.loads(x) for x in log_path.read_bytes().splitlines() if x.startswith(b"{")]
+            return [x for x in lines if x.get("event") == "delivery_attempt"]
+
+        async def both() -> bool:
+            return len(attempts()) >= 2
+        await wait_for(both)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    first, second = attempts()[:2]
+    assert first["message_id"] == second["message_id"] == message_id
+    assert (first["attempt"], first["outcome"], first["upstream_status"]) == (1, "retry", 503)
+    assert (second["attempt"], second["outcome"], second["upstream_status"]) == (2, "delivered", 200)
+    assert first["route"] == "notify" and "busy" in first["error"]
+    assert first["request_id"] == "req-attempts-1"
+    assert isinstance(second["duration_ms"], float)
