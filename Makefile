@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test check clean
+.PHONY: run test check clean lock
 
 run: $(STAMP)
 	$(VENV)/bin/bridge serve --with-sim
@@ -19,6 +19,13 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
+
+# deploy/requirements.lock: the image's exact dependencies with hashes (pip-tools, Python 3.11,
+# the `nats` extra and the build backend included). Run after changing pyproject.toml's deps.
+lock: $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet 'pip-tools>=7.4'
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --extra nats --all-build-deps \
+	  --allow-unsafe --no-emit-index-url --no-emit-find-links -o deploy/requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -14,10 +14,12 @@ import pytest
 import yaml
 
 from bridge.testing import load_runtime
+from tests.conftest import missing_tool
 from tests.deploy.test_dockerfile import final_stage, one
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
+K8S_NATS = ROOT / "deploy" / "k8s-nats"
 ROUTES = ROOT / "routes.yaml"
 KUBECTL = shutil.which("kubectl")
 
@@ -26,36 +28,25 @@ def kustomization() -> dict[str, Any]:
     return yaml.safe_load((K8S / "kustomization.yaml").read_text(encoding="utf-8"))
 
 
-def _stand_in_render() -> list[dict[str, Any]]:
-    """What `kubectl kustomize` produces, minus name hashes: enough to check the structure."""
-    k = kustomization()
-    docs = [d for f in k["resources"] for d in yaml.safe_load_all((K8S / f).read_text()) if d]
-    for gen in k.get("configMapGenerator", []):
-        data = {}
-        for spec in gen.get("files", []):
-            key, _, src = spec.partition("=")
-            data[key] = (K8S / src).read_text(encoding="utf-8")
-        for spec in gen.get("literals", []):
-            key, _, value = spec.partition("=")
-            data[key] = value
-        docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": gen["name"]},
-                     "data": data})
-    images = {i["name"]: i for i in k.get("images", [])}
-    for d in docs:
-        for c in d.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
-            if c["image"] in images:
-                c["image"] = f"{images[c['image']]['newName']}:{images[c['image']]['newTag']}"
-    return docs
+def render(folder: Path) -> list[dict[str, Any]]:
+    if KUBECTL is None:
+        missing_tool("kubectl (Debian package kubernetes-client)")
+    out = subprocess.run([str(KUBECTL), "kustomize", "--load-restrictor", "LoadRestrictionsNone",
+                          str(folder)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
 
 
 @pytest.fixture(scope="module")
 def rendered() -> list[dict[str, Any]]:
-    if KUBECTL is None:
-        return _stand_in_render()
-    out = subprocess.run([KUBECTL, "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(K8S)],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return [d for d in yaml.safe_load_all(out.stdout) if d]
+    """deploy/k8s: one replica, SQLite on the pod's data volume."""
+    return render(K8S)
+
+
+@pytest.fixture(scope="module")
+def rendered_nats() -> list[dict[str, Any]]:
+    """deploy/k8s-nats: the same, several replicas on a shared JetStream queue."""
+    return render(K8S_NATS)
 
 
 def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -81,11 +72,13 @@ def env_vars(section: Any) -> set[str]:
     return set(re.findall(r"\$\{(\w+)", yaml.safe_dump(section)))
 
 
-def test_expected_kinds(rendered):
-    kinds = sorted(d["kind"] for d in rendered)
-    assert kinds == ["ConfigMap", "ConfigMap", "Deployment", "HorizontalPodAutoscaler",
-                     "PodDisruptionBudget", "Secret", "Service"]
-    for d in rendered:
+def test_expected_kinds(rendered, rendered_nats):
+    assert sorted(d["kind"] for d in rendered) == ["ConfigMap", "ConfigMap", "Deployment", "Secret",
+                                                   "Service"]
+    assert sorted(d["kind"] for d in rendered_nats) == [
+        "ConfigMap", "ConfigMap", "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget",
+        "Secret", "Service"]
+    for d in rendered + rendered_nats:
         assert d["apiVersion"] and d["metadata"]["name"]
     monitor = yaml.safe_load((K8S / "servicemonitor.yaml").read_text())
     assert monitor["kind"] == "ServiceMonitor"
@@ -131,7 +124,8 @@ def test_resources_security_and_rollout(rendered):
     assert ":" in c["image"] and not c["image"].endswith(":latest")
 
 
-def test_service_hpa_and_pdb_select_the_deployment(rendered):
+def test_service_hpa_and_pdb_select_the_deployment(rendered_nats):
+    rendered = rendered_nats
     dep = the(rendered, "Deployment")
     labels = dep["spec"]["template"]["metadata"]["labels"]
     assert dep["spec"]["selector"]["matchLabels"].items() <= labels.items()
@@ -159,7 +153,7 @@ def test_secret_holds_every_secret_routes_yaml_reads_as_placeholders(rendered):
 def test_env_configmap_names_every_target_url(rendered):
     doc = yaml.safe_load(ROUTES.read_text(encoding="utf-8"))
     cm = configmap(rendered, "bridge-env")
-    assert set(cm["data"]) == env_vars(doc["targets"])
+    assert set(cm["data"]) == env_vars(doc["targets"]) | {"BRIDGE_STORE"}
     refs = {e.get("configMapRef", {}).get("name") for e in container(rendered)["envFrom"]}
     assert cm["metadata"]["name"] in refs
 
@@ -191,3 +185,17 @@ def test_mounted_layout_passes_bridge_check(rendered, tmp_path):
         target.write_text(cm["data"][item["key"]], encoding="utf-8")
     runtime = load_runtime(tmp_path / "routes.yaml")
     assert len(runtime.routes) == len(load_runtime(ROUTES).routes)
+
+
+def test_store_is_on_a_writable_volume_and_several_replicas_share_nats(rendered, rendered_nats):
+    """One replica: BRIDGE_STORE is a SQLite file on the writable data volume, never beside the
+    read-only routes mount. Several: the overlay's BRIDGE_STORE is a nats:// URL."""
+    store = configmap(rendered, "bridge-env")["data"]["BRIDGE_STORE"]
+    assert store.startswith("sqlite:////")
+    mounts = {m["mountPath"]: m for m in container(rendered)["volumeMounts"]}
+    path = store[len("sqlite:///"):]
+    (home,) = [m for p, m in mounts.items() if path.startswith(p.rstrip("/") + "/")]
+    assert not home.get("readOnly", False)
+    assert the(rendered, "Deployment")["spec"]["replicas"] == 1
+    assert configmap(rendered_nats, "bridge-env")["data"]["BRIDGE_STORE"].startswith("nats://")
+    assert the(rendered_nats, "Deployment")["spec"]["replicas"] >= 2
