@@ -39,6 +39,8 @@ def render() -> str:
             title = ex.title or "example"
             out += [f"**{title}**", "", "```yaml", _yaml([{name: ex.config}]), "```", ""]
             out += ["input:", "", "```yaml", _yaml(ex.input), "```", ""]
+            for target, reply in ex.replies.items():
+                out += [f"`{target}` answers:", "", "```yaml", _yaml(reply), "```", ""]
             if ex.error:
                 out += [f"fails with `{ex.error}`.", ""]
             else:

@@ -13,9 +13,13 @@ class BridgeError(Exception):
     status = 500
     code = "internal_error"
     outcome = "rejected"
+    #: the target's own reply, decoded, when the target answered and declined (DESIGN §6)
+    upstream: Any = None
+    #: the target's HTTP status, when it answered
+    upstream_status: int | None = None
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
-                 detail: Any = None) -> None:
+                 detail: Any = None, upstream: Any = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -23,10 +27,17 @@ class BridgeError(Exception):
         if status is not None:
             self.status = status
         self.detail = detail
+        if upstream is not None:
+            self.upstream = upstream
 
     def as_tree(self) -> dict[str, Any]:
-        """The `error` namespace of placeholders: `{error.message}`, `{error.status}`, `{error.code}`."""
-        return {"message": self.message, "status": self.status, "code": self.code}
+        """The `error` namespace of placeholders: `{error.message}`, `{error.status}`,
+        `{error.code}`, and `{error.upstream...}`: the target's own reply when it declined (TOP's
+        `error_response.sub_code`, the HIS's `head.msg`), absent otherwise."""
+        tree: dict[str, Any] = {"message": self.message, "status": self.status, "code": self.code}
+        if self.upstream is not None:
+            tree["upstream"] = self.upstream
+        return tree
 
 
 class BadRequest(BridgeError):

@@ -16,12 +16,17 @@ log = structlog.get_logger("bridge.pipeline")
 
 
 class Pipeline:
-    __slots__ = ("steps", "route", "_errors")
+    """The steps of one side of a route. Steps are plain callables; a step that does I/O (`call`)
+    says ``is_async`` and returns an awaitable. A pipeline without one runs as a plain loop
+    (``__call__``, the hot path); with one, the route awaits ``run``, one loop for both kinds."""
+
+    __slots__ = ("steps", "route", "_errors", "is_async")
 
     def __init__(self, steps: list[tuple[str, Step]], route: str, step_errors: Any) -> None:
         self.steps = steps
         self.route = route
         self._errors = step_errors
+        self.is_async = any(getattr(step, "is_async", False) for _, step in steps)
 
     def __bool__(self) -> bool:
         return bool(self.steps)
@@ -34,11 +39,28 @@ class Pipeline:
                 self._errors.labels(self.route, name).inc()
                 raise
             except Exception as exc:
-                self._errors.labels(self.route, name).inc()
-                log.error("step_crashed", route=self.route, step=name, error_type=type(exc).__name__,
-                          request_id=msg.meta.get("request_id"), exc_info=True)
-                raise StepFailed(f"step {name!r} failed on this message", code="step_failed") from None
+                raise self._crashed(name, msg, exc) from None
         return msg
+
+    async def run(self, msg: Message) -> Message:
+        for name, step in self.steps:
+            try:
+                if getattr(step, "is_async", False):
+                    msg = await step(msg)  # type: ignore[misc]
+                else:
+                    msg = step(msg)
+            except BridgeError:
+                self._errors.labels(self.route, name).inc()
+                raise
+            except Exception as exc:
+                raise self._crashed(name, msg, exc) from None
+        return msg
+
+    def _crashed(self, name: str, msg: Message, exc: Exception) -> StepFailed:
+        self._errors.labels(self.route, name).inc()
+        log.error("step_crashed", route=self.route, step=name, error_type=type(exc).__name__,
+                  request_id=msg.meta.get("request_id"), exc_info=exc)
+        return StepFailed(f"step {name!r} failed on this message", code="step_failed")
 
 
 def compile_steps(items: list[Any], loc: tuple[Any, ...], ctx: BuildContext,

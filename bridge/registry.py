@@ -29,6 +29,8 @@ class BuildContext:
     base_dir: FsPath                      # directory of routes.yaml: relative paths resolve here
     route: str = ""                       # name of the route being compiled
     secrets: Mapping[str, str] = field(default_factory=dict)
+    #: the runtime's targets by name (steps that call one, e.g. `call`); None outside a runtime
+    targets: Mapping[str, Any] | None = None
 
     def resolve(self, path: str) -> FsPath:
         p = FsPath(path)
@@ -48,6 +50,8 @@ class Example:
     title: str = ""
     secrets: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
+    #: steps that call a target (`call`): target name -> the JSON document it answers
+    replies: Mapping[str, Any] = field(default_factory=dict)
 
 
 M = TypeVar("M", bound=BaseModel)

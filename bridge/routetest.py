@@ -130,10 +130,17 @@ class ReplyExpect(_Model):
     body_contains: str | list[str] | None = None
 
 
+class CallSpec(TargetSpec):
+    """One `call` step's exchange with a target, in the order the route makes them."""
+
+    target: str
+
+
 class Case(_Model):
     name: str
     route: str | None = None               # None: the file's route
     request: RequestSpec | None = None     # None: the previous case's request
+    calls: list[CallSpec] = Field(default_factory=list)   # what `call` steps ask, in order
     target: TargetSpec | None = None
     expect: ReplyExpect
 
@@ -267,6 +274,55 @@ class FakeTarget:
         data, ctype = encode_target_reply(reply, self.route)
         media, label = split_content_type(ctype)
         return HttpReply(reply.status, media, label, data, 0.0)
+
+
+class FakeCalls:
+    """Stands in for every target a `call` step asks during one case: each call takes the next
+    entry of the case's ``calls:`` (which must name that target), in order."""
+
+    def __init__(self, name: str, route: Route, queue: list[CallSpec], made: list[tuple[CallSpec | None, Recorded]],
+                 real: Any) -> None:
+        self.name, self.route, self.queue, self.made = name, route, queue, made
+        self.cfg = real.cfg
+
+    async def call(self, method: str, path: str, body: bytes, headers: dict[str, str], *,
+                   idempotent: bool) -> HttpReply:
+        spec = self.queue.pop(0) if self.queue else None
+        recorded = Recorded(method, path, dict(headers), body)
+        self.made.append((spec, recorded))
+        if spec is None:
+            raise UpstreamError(f"bridge test: a call step asked target {self.name} but the case "
+                                "lists no more calls:", code="no_fake_reply")
+        if spec.target != self.name:
+            raise UpstreamError(f"bridge test: a call step asked target {self.name}, the case's next "
+                                f"call is to {spec.target}", code="no_fake_reply")
+        if spec.down:
+            raise UpstreamError(f"cannot reach target {self.name}: ClientConnectorError",
+                                code="upstream_unreachable")
+        if spec.timeout:
+            raise UpstreamTimeout(f"target {self.name} did not answer within {self.cfg.timeout:g}s",
+                                  code="upstream_timeout")
+        reply = spec.reply or TargetReply()
+        data, ctype = encode_target_reply(reply, self.route)
+        media, label = split_content_type(ctype)
+        return HttpReply(reply.status, media, label, data, 0.0)
+
+
+def _check_calls(case: Case, made: list[tuple[CallSpec | None, Recorded]], problems: list[str]) -> None:
+    for i, (spec, rec) in enumerate(made):
+        where = f"calls.{i}"
+        if spec is None or spec.expect is None:
+            continue
+        exp = spec.expect
+        if exp.method is not None and exp.method.upper() != rec.method.upper():
+            problems.append(f"{where}.method: expected {exp.method}, got {rec.method}")
+        if exp.path is not None and exp.path != rec.path:
+            problems.append(f"{where}.path: expected {exp.path!r}, got {rec.path!r}")
+        _headers_match(exp.headers, rec.headers, f"{where}.headers", problems)
+        match_body(exp, rec.body, _header(rec.headers, "Content-Type") or "", where, None, problems)
+    if len(made) < len(case.calls):
+        missing = case.calls[len(made):]
+        problems.append(f"calls: {len(missing)} listed call(s) never made (next: {missing[0].target})")
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -568,7 +624,16 @@ async def run_case(runtime: Runtime, route: Route, case: Case, request: RequestS
         return result
     swapped, fakes = _swap_targets(dispatch, case.target)
     data, headers = build_request(request, route, base_dir)
-    out = await exchange(runtime, swapped, Incoming(path, headers, bytes_reader(data), len(data)))
+    # `call` steps find their target in runtime.targets at call time: fakes for this case only
+    real_targets = dict(runtime.targets)
+    queue, made = list(case.calls), []  # type: ignore[var-annotated]
+    for name, real in real_targets.items():
+        runtime.targets[name] = FakeCalls(name, route, queue, made, real)  # type: ignore[assignment]
+    try:
+        out = await exchange(runtime, swapped, Incoming(path, headers, bytes_reader(data), len(data)))
+    finally:
+        runtime.targets.update(real_targets)
+    _check_calls(case, made, problems)
     result.status = out.status
     result.reply = body_text(out.body, out.headers.get("Content-Type", ""))
     if out.route not in (route.name, "unmatched"):

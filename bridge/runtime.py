@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -36,9 +38,11 @@ from bridge.xsd import schema_lists
 class Meta(dict):  # type: ignore[type-arg]
     """Message metadata; the clock values are computed only when a template reads them.
 
-    ``now``: ISO 8601 with offset; ``datetime``: ``YYYY-MM-DD HH:MM:SS`` local (TOP gateways,
-    most HIS); ``date``: ``YYYYMMDD``; ``epoch_ms``: milliseconds since the epoch. All read one
-    clock reading per message.
+    ``now``: ISO 8601 with offset; ``datetime``: ``YYYY-MM-DD HH:MM:SS``; ``date``:
+    ``YYYYMMDD``; ``epoch_ms``: milliseconds since the epoch. All read one clock reading per
+    message, in the host's zone — or in a vendor's own zone, whatever the host's TZ says, with
+    ``@zone``: ``{meta.datetime@+08:00}`` (TOP reads its timestamp as GMT+8), ``@UTC``, or an
+    IANA name such as ``@Asia/Shanghai`` (needs the system's tz database).
     """
 
     _CLOCK = {
@@ -49,23 +53,47 @@ class Meta(dict):  # type: ignore[type-arg]
     }
 
     def _clock(self, key: str) -> Any:
+        name, _, zone = key.partition("@")
         t = dict.get(self, "_t")
         if t is None:
             t = self["_t"] = dt.datetime.now().astimezone()
-        value = self[key] = self._CLOCK[key](t)
+        if zone:
+            t = t.astimezone(clock_zone(zone))
+        value = self[key] = self._CLOCK[name](t)
         return value
 
+    def _is_clock(self, key: str) -> bool:
+        name, at, zone = key.partition("@")
+        return name in self._CLOCK and (not at or clock_zone(zone) is not None)
+
     def __missing__(self, key: str) -> Any:
-        if key in self._CLOCK:
+        if self._is_clock(key):
             return self._clock(key)
         raise KeyError(key)
 
     def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
         if key in self:
             return dict.__getitem__(self, key)
-        if key in self._CLOCK:
+        if self._is_clock(key):
             return self._clock(key)
         return default
+
+
+@functools.lru_cache(maxsize=64)
+def clock_zone(zone: str) -> dt.tzinfo | None:
+    """``+08:00`` / ``-0530`` / ``UTC`` / ``Z`` / an IANA name -> tzinfo; None if unknown."""
+    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", zone)
+    if m:
+        offset = dt.timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
+        return dt.timezone(-offset if m.group(1) == "-" else offset)
+    if zone in ("UTC", "Z", "GMT"):
+        return dt.timezone.utc
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(zone)
+    except (ValueError, KeyError, OSError, ImportError):
+        return None
 
 
 def first_found(paths: list[str]) -> Callable[[Tree], Any]:
@@ -121,7 +149,7 @@ def make_success_check(rule: SuccessRule | None) -> Callable[[Tree], None] | Non
         text = message(tree)
         if text is MISSING:
             text = f"the target reported failure ({rule.path} = {fmt(value) or 'missing'}, expected {desc})"
-        raise UpstreamError(str(text), code="upstream_rejected")
+        raise UpstreamError(str(text), code="upstream_rejected", upstream=tree)
     return check
 
 
@@ -163,7 +191,7 @@ class Route:
 
     async def handle(self, inb: Inbound, msg: Message) -> Rendered:
         out = self.config.outbound
-        msg = self.pipeline(msg)
+        msg = await self.pipeline.run(msg) if self.pipeline.is_async else self.pipeline(msg)
         data, headers = self.encode(msg)
         headers = {**self.out_headers, **headers, "X-Request-ID": msg.meta["request_id"]}
         if out.delivery == "queued":
@@ -175,7 +203,8 @@ class Route:
             msg.meta["upstream_ms"] = round((time.perf_counter() - started) * 1000, 2)
             tree = self.read_reply(reply)
         msg.body = tree
-        msg = self.reply_pipeline(msg)
+        rp = self.reply_pipeline
+        msg = await rp.run(msg) if rp.is_async else rp(msg)
         reply_cfg = self.config.reply
         root = (reply_cfg.root if reply_cfg and reply_cfg.root else None) or msg.meta["root"] or "reply"
         ns = reply_cfg.namespace if reply_cfg else None
@@ -189,12 +218,13 @@ class Route:
         """The target's reply as a tree; an HTTP error or a failed `success:` rule raises."""
         if reply.status >= 400:
             message = f"target {self.target.name} answered HTTP {reply.status}"
+            upstream: Any = None
             if reply.body:
                 found: Any = MISSING
                 try:
-                    tree, _ = self.decode_reply(reply.body, reply.media_type, reply.charset)
+                    upstream, _ = self.decode_reply(reply.body, reply.media_type, reply.charset)
                     if self.failure_message is not None:
-                        found = self.failure_message(tree)
+                        found = self.failure_message(upstream)
                 except UpstreamError as fault:  # a SOAP Fault: the target's own words
                     if fault.code == "upstream_fault":
                         found = fault.message
@@ -202,12 +232,16 @@ class Route:
                     pass  # an HTML error page: the status says enough
                 if found is not MISSING:
                     message += f": {found}"
-            err = UpstreamError(message, code="upstream_status")
-            err.upstream_status = reply.status  # type: ignore[attr-defined]
+            err = UpstreamError(message, code="upstream_status", upstream=upstream)
+            err.upstream_status = reply.status
             raise err
         tree, _ = self.decode_reply(reply.body, reply.media_type, reply.charset)
         if self.success is not None:
-            self.success(tree)
+            try:
+                self.success(tree)
+            except UpstreamError as err:
+                err.upstream_status = reply.status
+                raise
         return tree
 
     async def enqueue(self, msg: Message, data: bytes, headers: dict[str, str]) -> Tree:
@@ -243,6 +277,14 @@ class Route:
                            secrets=self.secrets)
             tree = self.error_template(emsg)
         root = (errors.root if errors and errors.root else None) or (msg.meta["root"] if msg else None) or inb.key
+        if inb.format == "soap" and errors is not None and not errors.fault:
+            # the vendor's business failure shape (DESIGN §6): a normal SOAP response whose
+            # return carries the rendered template, e.g. <Response><ResultCode>1</ResultCode>...
+            soap = self.config.inbound.soap
+            body = tree if tree is not None else {k: v for k, v in err.as_tree().items() if k != "upstream"}
+            ok = self.codec.render(body, inb, root=root, namespace=soap.namespace if soap else None,  # type: ignore[call-arg]
+                                   operation=inb.key, reply_param=soap.reply_param if soap else None)
+            return Rendered(ok.body, ok.content_type, errors.status or 200)
         rendered = self.codec.render_error(err, inb, tree=tree, root=root, namespace=None)
         if errors and errors.status and inb.format != "soap":
             return Rendered(rendered.body, rendered.content_type, errors.status)
@@ -330,7 +372,7 @@ def compile_runtime(loaded: Loaded, metrics: Metrics) -> Runtime:
 def _compile_route(rc: RouteConfig, loc: tuple[Any, ...], loaded: Loaded,
                    targets: dict[str, HttpTarget], metrics: Metrics, problems: Problems) -> Route | None:
     cfg = loaded.config
-    ctx = BuildContext(base_dir=loaded.base_dir, route=rc.name, secrets=cfg.secrets)
+    ctx = BuildContext(base_dir=loaded.base_dir, route=rc.name, secrets=cfg.secrets, targets=targets)
     inbound, out = rc.inbound, rc.outbound
     bad = len(problems.lines)
     target = targets.get(out.target)

@@ -23,6 +23,27 @@ from bridge.observability.metrics import Metrics
 from bridge.runtime import Runtime, compile_runtime
 
 
+class CannedTarget:
+    """A target that answers every call with one JSON document and records what it was sent;
+    for step examples and unit tests of steps that call targets (`call`)."""
+
+    def __init__(self, name: str, reply: object, status: int = 200) -> None:
+        from types import SimpleNamespace
+
+        self.name, self.reply, self.status = name, reply, status
+        self.cfg = SimpleNamespace(headers={}, timeout=5.0)
+        self.calls: list[tuple[str, str, bytes, dict[str, str]]] = []
+
+    async def call(self, method: str, path: str, body: bytes, headers: dict[str, str], *,
+                   idempotent: bool) -> object:
+        import orjson
+
+        from bridge.connectors.http import HttpReply
+
+        self.calls.append((method, path, body, headers))
+        return HttpReply(self.status, "application/json", "utf-8", orjson.dumps(self.reply), 0.0)
+
+
 def free_port() -> int:
     """A loopback port free at the time of asking."""
     with socket.socket() as s:

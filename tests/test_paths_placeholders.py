@@ -197,3 +197,23 @@ def test_compiled_once_rendered_many() -> None:
     r = compile_tree({"c": "{data.code}"})
     assert r(msg({"data": {"code": "A"}})) == {"c": "A"}
     assert r(msg({"data": {"code": "B"}})) == {"c": "B"}
+
+
+def test_meta_clock_in_a_vendors_zone_whatever_the_hosts() -> None:
+    """DESIGN §6: `{meta.datetime@+08:00}` is Beijing time on a UTC host (TOP's timestamp)."""
+    import datetime as dt
+    import subprocess
+    import sys
+
+    code = ("from bridge.runtime import Meta; m = Meta(); "
+            "print(m.get('datetime@+08:00')); print(m.get('datetime@UTC')); "
+            "print(m.get('datetime@Asia/Shanghai')); print(m.get('datetime@Nowhere/Else'))")
+    for tz in ("UTC", "America/New_York", "Asia/Kolkata"):
+        out = subprocess.run([sys.executable, "-c", code], env={"TZ": tz, "PATH": "/usr/bin:/bin"},
+                             capture_output=True, text=True, timeout=30, check=True).stdout.split("\n")
+        beijing = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(tzinfo=None)
+        utc = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        for text, want in ((out[0], beijing), (out[1], utc), (out[2], beijing)):
+            got = dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+            assert abs(got - want) < dt.timedelta(seconds=30), (tz, text)
+        assert out[3] == "None", "an unknown zone is no clock value"

@@ -173,7 +173,9 @@ class SoapCodec:
     def render(self, tree: Tree, inbound: Inbound, *, root: str, namespace: str | None,
                operation: str | None = None, reply_param: str | None = None) -> Rendered:
         op_name = f"{operation or inbound.key}Response"
-        if namespace is None and inbound.doc is not None and inbound.doc.tag[0] == "{":
+        if inbound.doc is not None and inbound.doc.tag[0] == "{":
+            # the reply echoes the namespace the caller used (DESIGN §6); the configured one is
+            # for callers that sent none
             namespace = inbound.doc.tag[1:inbound.doc.tag.index("}")]
         op = operation_element(op_name, namespace, tree, reply_param, root)
         env = envelope(inbound.soap_version or "1.1", op)

@@ -165,6 +165,9 @@ class ErrorsConfig(Model):
     root: str | None = None
     status: int | None = Field(None, ge=200, le=599,
                                description="answer errors with this HTTP status (legacy callers)")
+    fault: bool = Field(True, description=(
+        "SOAP: false answers errors as a normal SOAP response whose return carries the rendered "
+        "template (the vendor's business failure shape, e.g. ResultCode 1), HTTP `status` or 200"))
 
 
 class RouteConfig(Model):
@@ -175,6 +178,19 @@ class RouteConfig(Model):
     outbound: OutboundConfig
     reply: ReplyConfig | None = None
     errors: ErrorsConfig | None = None
+
+    @model_validator(mode="after")
+    def _errors_fit_the_dialect(self) -> "RouteConfig":
+        errors, fmt = self.errors, self.inbound.format
+        if errors is None:
+            return self
+        if fmt == "soap" and errors.fault and errors.status is not None:
+            raise ValueError("errors.status has no effect on a SOAP Fault (SOAP 1.1 answers every "
+                             "fault with 500): set errors.fault: false to answer the template as a "
+                             "normal response with that status")
+        if fmt != "soap" and not errors.fault:
+            raise ValueError("errors.fault applies to SOAP routes only")
+        return self
 
 
 class BridgeConfig(Model):

@@ -122,7 +122,7 @@ class Worker:
         try:
             status = await route.deliver(record.method, record.path, record.body, headers)
         except BridgeError as exc:
-            upstream = getattr(exc, "upstream_status", status)
+            upstream = exc.upstream_status
             if attempt >= policy.attempts:
                 self.metrics.dead_letters.labels(record.route).inc()
                 _attempt_line(record, attempt, "dead", upstream, started, exc.message)

@@ -6,8 +6,8 @@ checks them, so a route that mis-signs, mis-encodes or forgets a parameter fails
 
 - ``POST`` (or ``GET``) ``/router/rest``, parameters form-encoded (``application/x-www-form-
   urlencoded; charset=utf-8``) and/or in the query string;
-- system parameters ``method``, ``app_key``, ``timestamp`` (``yyyy-MM-dd HH:mm:ss``, read as the
-  simulator's local time; TOP reads GMT+8), ``format`` (json | xml), ``v`` (2.0),
+- system parameters ``method``, ``app_key``, ``timestamp`` (``yyyy-MM-dd HH:mm:ss``, read as
+  GMT+8 as TOP reads it, whatever the simulator's host zone; ±10 minutes), ``format`` (json | xml), ``v`` (2.0),
   ``sign_method`` (md5 | hmac) and ``sign``, recomputed here from the published algorithm (not
   from bridge's ``sign`` step): every non-empty parameter but ``sign``, sorted by name,
   concatenated ``k1v1k2v2...``; md5 = MD5(secret + s + secret), hmac = HMAC-MD5(secret, s);
@@ -54,7 +54,8 @@ DEV_APP_SECRET = "dev-only-top-app-secret-0123456789abcdef"  # development only
 API = "alibaba.alihealth.examination.todoor.serviceinfo.sync"
 RESPONSE_KEY = API.replace(".", "_") + "_response"
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
-FRESHNESS = dt.timedelta(minutes=30)   # TOP allows 10 minutes; generous for slow test machines
+FRESHNESS = dt.timedelta(minutes=10)   # TOP refuses a timestamp more than 10 minutes off
+GMT8 = dt.timezone(dt.timedelta(hours=8))   # TOP's clock: timestamps are read as GMT+8
 MAX_EVENTS = 10_000
 
 # Seed 000 事件 column: the seed's own spelling (PRACTITONER) is what TOP accepts.
@@ -295,7 +296,7 @@ async def rest(request: web.Request) -> web.StreamResponse:
     fmt = fmt if fmt in ("json", "xml") else "json"
     request_id = _request_id()
     try:
-        check_gateway(params, known_apps(), dt.datetime.now())
+        check_gateway(params, known_apps(), dt.datetime.now(GMT8).replace(tzinfo=None))
         body = check_api(params)
     except TopError as err:
         return _render({"error_response": err.tree(request_id)}, fmt)

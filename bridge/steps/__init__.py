@@ -1,6 +1,7 @@
 """Built-in pipeline steps, one module each; importing this package registers them all."""
 
 from bridge.steps import (  # noqa: F401
+    call,
     case,
     coerce,
     date,

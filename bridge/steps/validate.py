@@ -1,4 +1,11 @@
-"""``validate``: check the body against an XSD or a JSON Schema, answering 422 with every problem.
+"""``validate``: check the body against a vendor spec, an XSD or a JSON Schema, answering 422
+with every problem.
+
+With ``spec`` (DESIGN §6), the body is checked against one part of a transcribed vendor table
+(``transforms/specs/<system>/<operation>.yaml``, see bridge.specs): required fields, types,
+lengths in bytes (in ``charset``) or characters as the seed counts them, enums and date formats,
+every failing field named by its path as the document names it and never with its value. Put it
+before any rename so a pinyin caller hears ``ysgh``, not ``doctor_code``.
 
 Schemas are loaded and compiled when the config loads (a missing or invalid schema is a config
 error), never per request. All errors are collected into one ValidationFailed, each named by its
@@ -14,7 +21,7 @@ them. The same XSD declares the route's inbound lists (bridge.xsd.schema_lists).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import Field, model_validator
@@ -24,6 +31,7 @@ from bridge.errors import StepFailed, ValidationFailed
 from bridge.message import Message
 from bridge.paths import Path
 from bridge.registry import BuildContext, Example, StepConfig, register_step
+from bridge.specs import SpecCheck, load_part
 from bridge.steps._common import each_scalar, is_empty
 from bridge.types import Step
 from bridge.xsd import Convert, leaf_types, load_schema, repeating, root_element
@@ -31,6 +39,13 @@ from bridge.xsd import Convert, leaf_types, load_schema, repeating, root_element
 _INDEXED = re.compile(r"^(.*)\[(\d+)\]$")
 
 class ValidateConfig(StepConfig):
+    spec: str | None = Field(None, description=(
+        "a vendor spec part: <system>/<operation>.request or .response, a file under "
+        "transforms/specs/ beside routes.yaml (DESIGN §6)"))
+    charset: str = Field("utf-8", description=(
+        "spec: the charset in which lengths the seed gives in bytes (长度（字节）) are counted"))
+    unknown: Literal["ignore", "error"] = Field("ignore", description=(
+        "spec: fields the document does not define are ignored, or each one is a problem"))
     xsd: str | None = Field(None, description="XML Schema file (relative to routes.yaml)")
     root: str | None = Field(None, description=(
         "xsd: root element the body is validated as (default: the root the caller sent)"))
@@ -38,17 +53,22 @@ class ValidateConfig(StepConfig):
 
     @model_validator(mode="after")
     def _one(self) -> "ValidateConfig":
-        if (self.xsd is None) == (self.json_schema is None):
-            raise ValueError("give exactly one of xsd or json_schema")
+        if sum(x is not None for x in (self.spec, self.xsd, self.json_schema)) != 1:
+            raise ValueError("give exactly one of spec, xsd or json_schema")
+        try:
+            "".encode(self.charset)
+        except LookupError:
+            raise ValueError(f"unknown charset {self.charset!r}") from None
         if self.root is not None and self.xsd is None:
             raise ValueError("root applies to xsd only")
         return self
 
-def _fail(problems: list[tuple[str, str]]) -> ValidationFailed:
+def _fail(problems: list[tuple[str, str]], spec: str | None = None) -> ValidationFailed:
     lines = [f"{where}: {why}" for where, why in problems[:10]]
     if len(problems) > 10:
         lines.append(f"and {len(problems) - 10} more")
-    return ValidationFailed(f"validate: {len(problems)} problem(s): " + "; ".join(lines),
+    head = f"validate ({spec})" if spec else "validate"
+    return ValidationFailed(f"{head}: {len(problems)} problem(s): " + "; ".join(lines),
                             detail={"errors": [{"path": w, "message": m} for w, m in problems]})
 
 def dotted(xpath: str, root: str, lists: frozenset[str] = frozenset()) -> str:
@@ -115,6 +135,19 @@ class XsdValidate:
         return msg
 
 
+class SpecValidate:
+    __slots__ = ("check",)
+
+    def __init__(self, check: SpecCheck) -> None:
+        self.check = check
+
+    def __call__(self, msg: Message) -> Message:
+        problems = self.check(msg.body)
+        if problems:
+            raise _fail(problems, self.check.ref)
+        return msg
+
+
 class JsonValidate:
     __slots__ = ("validator",)
 
@@ -147,6 +180,17 @@ def _json_validator(path: str, ctx: BuildContext) -> Any:
 
 
 @register_step("validate", ValidateConfig, examples=[
+    Example(title="spec: a seed 001 (b) confirmRegistration request as the seed's table defines it",
+            config={"spec": "registration/confirmRegistration.request"},
+            input={"TransactionId": "T1", "HospitalNo": "H001", "WorkId": "W1", "Name": "张三",
+                   "IDCode": "330102199001011234", "CardType": "01", "PatientNo": "P1",
+                   "TelephoneNo": "13800000000", "Sex": "1", "Age": "30"},
+            output={"TransactionId": "T1", "HospitalNo": "H001", "WorkId": "W1", "Name": "张三",
+                    "IDCode": "330102199001011234", "CardType": "01", "PatientNo": "P1",
+                    "TelephoneNo": "13800000000", "Sex": "1", "Age": "30"}),
+    Example(title="spec: every failing field at once, lengths in bytes where the seed says 长度（字节）",
+            config={"spec": "registration/confirmRegistration.request"},
+            input={"TransactionId": "T1", "Name": "张" * 70}, error="ValidationFailed"),
     Example(title="XSD: a valid document; numeric leaves get their XSD types",
             config={"xsd": "tests/steps/data/workinfo.xsd", "root": "Request"},
             input={"TransactionId": "T1", "HospitalNo": "H1", "Count": "1", "IsMultiTimes": "0",
@@ -172,9 +216,13 @@ def _json_validator(path: str, ctx: BuildContext) -> Any:
             input={"studyType": 9}, error="ValidationFailed"),
 ])
 def build(cfg: ValidateConfig, ctx: BuildContext) -> Step:
-    """Validate the body against an XSD or a JSON Schema; one 422 lists every problem with its
-    path. With an XSD, numeric and boolean leaves then become int/float/bool, and elements with
-    maxOccurs > 1 are lists on the route's inbound even when they occur once."""
+    """Validate the body against a vendor spec, an XSD or a JSON Schema; one 422 lists every
+    problem with its path. With an XSD, numeric and boolean leaves then become int/float/bool,
+    and elements with maxOccurs > 1 are lists on the route's inbound even when they occur once."""
+    if cfg.spec is not None:
+        check = load_part(cfg.spec, ctx.base_dir, charset=cfg.charset)
+        check.unknown = cfg.unknown == "error"
+        return SpecValidate(check)
     if cfg.xsd is not None:
         schema = load_schema(ctx.resolve(cfg.xsd))
         if cfg.root is not None:

@@ -226,9 +226,14 @@ def start(image: Image, container: Container, scratch: Path, log: Path) -> subpr
         'R="$M/root"',
         'mount --rbind /dev "$R/dev"',
         'mount --rbind /proc "$R/proc"',
-        # the pod's own /tmp, before anything below it (a checkout in /tmp) is bound back in
-        'mount -t tmpfs -o mode=1777 tmp "$R/tmp"',
     ]
+    # the pod's own /tmp (its volume, else an empty tmpfs as in an image), before anything below
+    # it (a checkout in /tmp, as under CI) is bound back in
+    tmp_volume = next((v for v in container.volumes if v.path == "/tmp"), None)
+    if tmp_volume is not None:
+        lines.append(f'mount --bind {q(str(tmp_volume.source))} "$R/tmp"')
+    else:
+        lines.append('mount -t tmpfs -o mode=1777 tmp "$R/tmp"')
 
     def bind(src: Path | str, dest: str, read_only: bool) -> None:
         lines.append(f'mkdir -p "$R"{q(dest)}')
@@ -252,10 +257,8 @@ def start(image: Image, container: Container, scratch: Path, log: Path) -> subpr
     for path, uid, gid, mode in image.dirs:
         lines.append(f'install -d -o {uid} -g {gid} -m {mode:o} "$R"{q(path)}')
     for vol in container.volumes:
-        if vol.path == "/tmp":
-            lines.append(f'mount --bind {q(str(vol.source))} "$R/tmp"')
-            continue
-        bind(vol.source, vol.path, vol.read_only)
+        if vol.path != "/tmp":
+            bind(vol.source, vol.path, vol.read_only)
     if container.read_only_root:
         lines.append('mount -o remount,ro "$R"')
     groups = ",".join(str(g) for g in container.groups) or str(container.gid)

@@ -34,12 +34,18 @@ def business(**over: Any) -> dict[str, str]:
     return {k: v for k, v in params.items() if v is not None}
 
 
+def gmt8(skew: dt.timedelta = dt.timedelta(0)) -> str:
+    """TOP reads timestamp as Beijing time (GMT+8), whatever zone the caller's host is in."""
+    now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) + skew
+    return now.strftime("%Y-%m-%d %H:%M:%S")
+
+
 def signed(params: dict[str, str], *, secret: str = DEV_APP_SECRET, sign_with: str = "md5",
            **system: str) -> dict[str, str]:
     """Written from TOP's documentation, independently of the simulator and the sign step."""
     full = {"method": API, "app_key": DEV_APP_KEY, "format": "json", "v": "2.0",
             "sign_method": sign_with,
-            "timestamp": dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S"), **params, **system}
+            "timestamp": gmt8(), **params, **system}
     base = "".join(f"{k}{full[k]}" for k in sorted(full) if full[k])
     if sign_with == "hmac":
         digest = hmac.new(secret.encode(), base.encode(), hashlib.md5).hexdigest()
@@ -129,6 +135,22 @@ async def test_invalid_business_parameters(top_client: Client) -> None:
 async def test_gateway_parameters(top_client: Client, change: dict[str, str], code: int) -> None:
     params = signed(business(), **change)
     assert error(await call(top_client, params))["code"] == code
+
+
+@pytest.mark.parametrize(("timestamp", "accepted"), [
+    (lambda: gmt8(dt.timedelta(minutes=9)), True),
+    (lambda: gmt8(dt.timedelta(minutes=-9)), True),
+    (lambda: gmt8(dt.timedelta(minutes=11)), False),
+    (lambda: gmt8(dt.timedelta(minutes=-11)), False),
+    # the same instant written in UTC, as a host without TZ would: 8 hours off for TOP
+    (lambda: dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"), False),
+])
+async def test_timestamp_is_read_as_gmt8_within_ten_minutes(top_client: Client, timestamp, accepted) -> None:  # type: ignore[no-untyped-def]
+    reply = await call(top_client, signed(business(), timestamp=timestamp()))
+    if accepted:
+        assert RESPONSE_KEY in reply, reply
+    else:
+        assert error(reply)["code"] == 31, reply
 
 
 async def test_business_failure_is_success_false(top_client: Client) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from bridge.errors import BridgeError
 from bridge.message import Message
 from bridge.registry import BuildContext, Example, StepSpec, load_builtin_steps
+from bridge.testing import CannedTarget
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = load_builtin_steps()
@@ -21,18 +23,22 @@ CASES = [pytest.param(spec, ex, id=f"{name}-{i}-{ex.title}")
 @pytest.mark.parametrize(("spec", "example"), CASES)
 def test_example(spec: StepSpec[Any], example: Example) -> None:
     config = spec.model.model_validate(copy.deepcopy(example.config))
+    targets = {name: CannedTarget(name, reply) for name, reply in example.replies.items()}
     step = spec.build(config, BuildContext(base_dir=ROOT, route="example",
-                                           secrets=example.secrets))
+                                           secrets=example.secrets, targets=targets))
     msg = Message(copy.deepcopy(example.input), secrets=example.secrets,
                   meta={"request_id": "req-1", "route": "example",
                         "now": "2024-08-16T18:23:01+08:00"})
+
+    def run(m: Message) -> Message:
+        return asyncio.run(step(m)) if getattr(step, "is_async", False) else step(m)  # type: ignore[arg-type]
     if example.error:
         with pytest.raises(BridgeError) as info:
-            step(msg)
+            run(msg)
         assert type(info.value).__name__ == example.error
         assert info.value.message
     else:
-        out = step(msg)
+        out = run(msg)
         assert out.body == example.output
 
 

@@ -320,3 +320,76 @@ async def test_route_with_xsd_decodes_a_single_record_as_a_list(
     assert received[1]["WorkInfo"] == {"Record": []}
     assert len(received) == 2                       # the invalid one never reached the target
     assert "Count" in error and "WorkInfo.Record.0" in error and "DoctorId" in error
+
+
+# --- validate: {spec: ...} (DESIGN §6) against the transcribed seed tables ---------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _spec_step(ref: str, **extra):  # type: ignore[no-untyped-def]
+    return step({"spec": ref, **extra}, ROOT)
+
+
+def _confirm(**over):  # type: ignore[no-untyped-def]
+    body = {"TransactionId": "T1", "HospitalNo": "H001", "WorkId": "W1", "Name": "张三",
+            "IDCode": "330102199001011234", "TelephoneNo": "13800000000"}
+    body.update(over)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def test_spec_counts_bytes_where_the_seed_says_bytes() -> None:
+    """Seed 001 §3.1: Name 长度（字节） 200. 66 汉字 are 198 UTF-8 bytes; 70 are 210."""
+    step = _spec_step("registration/confirmRegistration.request")
+    step(Message(_confirm(Name="张" * 66)))
+    with pytest.raises(ValidationFailed) as exc:
+        step(Message(_confirm(Name="张" * 70)))
+    assert "Name: longer than 200 bytes" in exc.value.message
+    gbk = _spec_step("registration/confirmRegistration.request", charset="gbk")
+    gbk(Message(_confirm(Name="张" * 70)))          # 140 bytes in GBK
+
+
+def test_spec_reports_every_field_by_the_callers_name_and_never_its_value() -> None:
+    step = _spec_step("registration/confirmRegistration.request")
+    with pytest.raises(ValidationFailed) as exc:
+        step(Message(_confirm(HospitalNo=None, IDCode="", Sex="7", CardType="X9",
+                              Name="李" * 80)))
+    paths = [e["path"] for e in exc.value.detail["errors"]]
+    assert paths == ["HospitalNo", "CardType", "Name", "Sex", "IDCode"], paths
+    assert "X9" not in exc.value.message and "李" not in exc.value.message
+    assert "not one of the allowed values (0, 1, 2, 5, 6, 9)" in exc.value.message
+
+
+def test_spec_checks_lists_types_and_dates_through_nested_records() -> None:
+    """Seed 001 §2.1 synchronizedWorkInfo: Record rows under WorkInfo; a lone Record is a list."""
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "transforms/specs/registration/synchronizedWorkInfo.yaml").read_text())
+    step = _spec_step("registration/synchronizedWorkInfo.request")
+    record_spec = next(f for f in spec["request"] if f["name"] == "WorkInfo")["fields"][0]
+    assert record_spec["name"] == "Record" and record_spec["type"] == "list"
+    with pytest.raises(ValidationFailed) as exc:
+        step(Message({"TransactionId": "T1", "WorkInfo": {"Record": {"WorkId": "W1"}}}))
+    paths = {e["path"] for e in exc.value.detail["errors"]}
+    required = {f["name"] for f in record_spec["fields"] if f.get("required") is True} - {"WorkId"}
+    assert {f"WorkInfo.Record.0.{n}" for n in required} <= paths, paths
+
+
+def test_spec_unknown_fields_are_problems_only_when_asked() -> None:
+    lenient = _spec_step("palm_his/registerPre.request")
+    strict = _spec_step("palm_his/registerPre.request", unknown="error")
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "transforms/specs/palm_his/registerPre.yaml").read_text())
+    body = {f["name"]: ("1" if f["type"] != "integer" else 1) for f in spec["request"]}
+    lenient(Message({**body, "extra_field": "x"}))
+    with pytest.raises(ValidationFailed) as exc:
+        strict(Message({**body, "extra_field": "x"}))
+    assert "extra_field: not a field of this document" in exc.value.message
+
+
+def test_spec_reference_errors_are_config_errors() -> None:
+    with pytest.raises(ValueError, match="no file"):
+        _spec_step("registration/noSuchOperation.request")
+    with pytest.raises(ValueError, match="request or .response"):
+        _spec_step("registration/confirmRegistration")
