@@ -7,8 +7,9 @@ from typing import Any
 import structlog
 
 from bridge.config.loader import Problems, did_you_mean
-from bridge.errors import BridgeError, StepFailed
+from bridge.errors import BridgeError, StepFailed, UpstreamError, ValidationFailed
 from bridge.message import Message
+from bridge.placeholders import MISSES, PlaceholderMissing
 from bridge.registry import STEPS, BuildContext, load_builtin_steps
 from bridge.types import Step
 
@@ -20,13 +21,15 @@ class Pipeline:
     says ``is_async`` and returns an awaitable. A pipeline without one runs as a plain loop
     (``__call__``, the hot path); with one, the route awaits ``run``, one loop for both kinds."""
 
-    __slots__ = ("steps", "route", "_errors", "is_async")
+    __slots__ = ("steps", "route", "_errors", "is_async", "reply_side")
 
-    def __init__(self, steps: list[tuple[str, Step]], route: str, step_errors: Any) -> None:
+    def __init__(self, steps: list[tuple[str, Step]], route: str, step_errors: Any, *,
+                 reply_side: bool = False) -> None:
         self.steps = steps
         self.route = route
         self._errors = step_errors
         self.is_async = any(getattr(step, "is_async", False) for _, step in steps)
+        self.reply_side = reply_side
 
     def __bool__(self) -> bool:
         return bool(self.steps)
@@ -38,8 +41,12 @@ class Pipeline:
             except BridgeError:
                 self._errors.labels(self.route, name).inc()
                 raise
+            except PlaceholderMissing as exc:
+                raise self._required(name, exc) from None
             except Exception as exc:
                 raise self._crashed(name, msg, exc) from None
+        if MISSES in msg.meta:
+            self._missed(msg)
         return msg
 
     async def run(self, msg: Message) -> Message:
@@ -52,9 +59,28 @@ class Pipeline:
             except BridgeError:
                 self._errors.labels(self.route, name).inc()
                 raise
+            except PlaceholderMissing as exc:
+                raise self._required(name, exc) from None
             except Exception as exc:
                 raise self._crashed(name, msg, exc) from None
+        if MISSES in msg.meta:
+            self._missed(msg)
         return msg
+
+    def _missed(self, msg: Message) -> None:
+        """Placeholders that found nothing (left out of the tree, never invented): counted as
+        template step errors and logged at debug with their paths."""
+        misses = msg.meta.pop(MISSES)
+        self._errors.labels(self.route, "template").inc(len(misses))
+        log.debug("placeholder_missing", route=self.route, paths=misses,
+                  request_id=msg.meta.get("request_id"))
+
+    def _required(self, name: str, exc: PlaceholderMissing) -> BridgeError:
+        self._errors.labels(self.route, "template").inc()
+        text = f"{name}: required value {exc.expr} is missing"
+        if self.reply_side:
+            return UpstreamError(f"the target's reply lacks {exc.expr} ({name})", code="upstream_incomplete")
+        return ValidationFailed(text)
 
     def _crashed(self, name: str, msg: Message, exc: Exception) -> StepFailed:
         self._errors.labels(self.route, name).inc()

@@ -25,8 +25,24 @@ Spaces = dict[str, Any]
 Part = Callable[[Spaces], Any]
 
 
+class PlaceholderMissing(Exception):
+    """A ``{path!}`` placeholder found nothing; the pipeline turns it into the error of its side
+    (422 on the request side, upstream_error on the reply side)."""
+
+    def __init__(self, expr: str) -> None:
+        super().__init__(expr)
+        self.expr = expr
+
+
+#: meta key under which a message collects the placeholders that found nothing
+MISSES = "_placeholder_misses"
+
+
 def _reader(expr: str) -> Part:
     expr = expr.strip()
+    required = expr.endswith("!")
+    if required:
+        expr = expr[:-1].rstrip()
     head, _, rest = expr.partition(".")
     if head in NAMESPACES:
         ns, path = head, (Path(rest) if rest else None)
@@ -36,7 +52,15 @@ def _reader(expr: str) -> Part:
     if path is None:
         return lambda spaces: spaces[ns]
     get = path.get
-    return lambda spaces: get(spaces[ns])
+
+    def read(spaces: Spaces) -> Any:
+        value = get(spaces[ns])
+        if value is MISSING:
+            if required:
+                raise PlaceholderMissing(expr)
+            spaces.setdefault(MISSES, []).append(expr)
+        return value
+    return read
 
 
 def fmt(value: Any) -> str:
@@ -65,11 +89,21 @@ def compile_tree(template: Any) -> Render:
 
 
 def _on_message(part: Part) -> Render:
-    """The namespaces are gathered once per rendering, not once per string in the tree."""
+    """The namespaces are gathered once per rendering, not once per string in the tree. The
+    placeholders that found nothing are noted on the message (``meta[MISSES]``) for the
+    pipeline to count and log; a rendering that is exactly one missing placeholder is MISSING."""
     if getattr(part, "literal", False):
         value = part({})
         return lambda msg: value
-    return lambda msg: part(msg.namespaces())
+
+    def render(msg: Any) -> Any:
+        spaces = msg.namespaces()
+        value = part(spaces)
+        misses = spaces.get(MISSES)
+        if misses:
+            msg.meta.setdefault(MISSES, []).extend(misses)
+        return value
+    return render
 
 
 def _literal(value: Any) -> Part:
@@ -100,12 +134,7 @@ def _string(text: str) -> Part:
     if not readers:
         return _literal("".join(p for p in pieces if isinstance(p, str)))
     if len(pieces) == 1:
-        read = readers[0]
-
-        def single(spaces: Spaces) -> Any:
-            value = read(spaces)
-            return "" if value is MISSING else value
-        return single
+        return readers[0]       # exactly one placeholder: its value, typed, or MISSING
     # literals and readers as one str.format call: "referralCode={}&type={}"
     pattern = "".join(p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else "{}"
                       for p in pieces)
@@ -119,13 +148,23 @@ def _string(text: str) -> Part:
 
 
 def _tree(template: Any) -> Part:
+    """A value that is exactly one placeholder finding nothing is left out of its dict or list:
+    no empty element, no fake list item (DESIGN §3)."""
     if isinstance(template, str):
         return _string(template)
     if isinstance(template, dict):
         items = [(k, _tree(v)) for k, v in template.items()]
-        return lambda spaces: {k: r(spaces) for k, r in items}   # a new dict every time
+
+        def mapping(spaces: Spaces) -> dict[str, Any]:   # a new dict every time
+            out = {}
+            for k, r in items:
+                value = r(spaces)
+                if value is not MISSING:
+                    out[k] = value
+            return out
+        return mapping
     if isinstance(template, list):
         parts = [_tree(v) for v in template]
-        return lambda spaces: [r(spaces) for r in parts]
+        return lambda spaces: [v for v in (r(spaces) for r in parts) if v is not MISSING]
     return _literal(template)
 

@@ -142,11 +142,79 @@ def test_mixed_strings_format_values() -> None:
     assert render("x{data.items}") == "x[1, 2]"
 
 
-def test_missing_values_render_empty() -> None:
-    assert render("{data.nope}") == ""
+def test_missing_values_are_left_out_never_invented() -> None:
+    """DESIGN §3: a lone placeholder that finds nothing is MISSING — left out of its dict or
+    list (no empty element, no fake list item); inside a longer string it reads as ""."""
+    from bridge.paths import MISSING
+
+    assert render("{data.nope}") is MISSING
     assert render("a{data.nope}b") == "ab"
-    assert render("{error.message}") == ""          # no error outside error templates
-    assert render("{request.x}") == ""              # no request kept
+    assert render("{error.message}") is MISSING      # no error outside error templates
+    assert render("{request.x}") is MISSING          # no request kept
+    assert render({"a": "{data.nope}", "b": "x", "c": {"d": "{data.nope}"}}) == {"b": "x", "c": {}}
+    assert render({"rows": ["{data.nope}", "{data.code}"]}) == {"rows": ["R1"]}
+
+
+def test_required_placeholder_fails_naming_the_path() -> None:
+    import pytest
+
+    from bridge.placeholders import PlaceholderMissing
+
+    with pytest.raises(PlaceholderMissing) as exc:
+        render({"a": "{data.nope!}"})
+    assert exc.value.expr == "data.nope"
+    assert render({"a": "{data.code!}"}) == {"a": "R1"}
+
+
+async def test_misses_are_counted_and_required_ones_answer_in_the_sides_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Each miss counts in bridge_step_errors_total{step="template"}; `{x!}` missing is 422 on
+    the request side and an upstream error on the reply side."""
+    import aiohttp
+    from aiohttp import web
+
+    from bridge.testing import free_port, running_bridge
+
+    async def handle(request: web.Request) -> web.Response:
+        return web.json_response({"ok": 1})
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    cfg = tmp_path / "routes.yaml"
+    cfg.write_text(f"""
+version: 1
+targets: {{t: {{url: "http://127.0.0.1:{port}"}}}}
+routes:
+  - name: opt
+    inbound: {{path: /opt, format: json}}
+    pipeline: [{{template: {{a: "{{a}}", b: "{{b}}"}}}}]
+    outbound: {{target: t, path: /x}}
+    reply: {{pipeline: [{{template: {{got: "{{ok}}", none: "{{nothing}}"}}}}]}}
+  - name: req
+    inbound: {{path: /req, format: json}}
+    pipeline: [{{template: {{a: "{{a!}}"}}}}]
+    outbound: {{target: t, path: /x}}
+  - name: rep
+    inbound: {{path: /rep, format: json}}
+    outbound: {{target: t, path: /x}}
+    reply: {{pipeline: [{{template: {{v: "{{nothing!}}"}}}}]}}
+""", encoding="utf-8")
+    try:
+        async with running_bridge(cfg) as bridge, aiohttp.ClientSession() as s:
+            async with s.post(bridge.url + "/opt", json={"a": 1}) as r:
+                assert r.status == 200 and await r.json() == {"got": 1}
+            async with s.post(bridge.url + "/req", json={}) as r:
+                assert r.status == 422 and "a" in (await r.json())["error"]["message"]
+            async with s.post(bridge.url + "/rep", json={}) as r:
+                assert r.status == 502
+            async with s.get(bridge.url + "/metrics") as r:
+                text = await r.text()
+    finally:
+        await runner.cleanup()
+    assert 'bridge_step_errors_total{route="opt",step="template"} 2.0' in text   # b, then nothing
+    assert 'bridge_step_errors_total{route="req",step="template"} 1.0' in text
 
 
 def test_body_is_the_default_namespace() -> None:

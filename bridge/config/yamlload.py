@@ -85,14 +85,22 @@ def load(text: str, env: Mapping[str, str] | None = None) -> tuple[Any, Marks, l
         def build(n: yaml.Node, loc: Loc) -> Any:
             marks.values[loc] = (n.start_mark.line + 1, n.start_mark.column + 1)
             if isinstance(n, yaml.MappingNode):
+                # `<<: *anchor` merges first; the mapping's own keys then override merged ones
+                # (YAML merge semantics). Only a key written twice by the mapping itself is a
+                # duplicate.
+                own = {id(k) for k, _ in n.value if k.tag != "tag:yaml.org,2002:merge"}
                 loader.flatten_mapping(n)
                 out: dict[Any, Any] = {}
+                written: set[Any] = set()
                 for knode, vnode in n.value:
                     key = loader.construct_object(knode, deep=True)
                     kloc = loc + (key,)
                     pos = (knode.start_mark.line + 1, knode.start_mark.column + 1)
-                    if key in out:
+                    mine = id(knode) in own
+                    if key in out and (not mine or key in written):
                         problems.append(Problem(kloc, f"duplicate key {key!r}", *pos))
+                    if mine:
+                        written.add(key)
                     marks.keys[kloc] = pos
                     out[key] = build(vnode, kloc)
                 return out

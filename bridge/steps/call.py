@@ -29,7 +29,7 @@ from pydantic import Field
 from bridge.config.models import SoapOptions, SuccessRule
 from bridge.errors import UpstreamError
 from bridge.message import Message
-from bridge.paths import Path
+from bridge.paths import MISSING, Path
 from bridge.placeholders import compile_tree
 from bridge.registry import BuildContext, Example, StepConfig, register_step
 from bridge.types import Step
@@ -66,7 +66,8 @@ class CallStep:
     async def __call__(self, msg: Message) -> Message:
         cfg = self.cfg
         target = self.targets[cfg.target]   # looked up per call: `bridge test` swaps in fakes
-        request = Message(self.render(msg), meta=msg.meta, secrets=msg.secrets)
+        rendered = self.render(msg)
+        request = Message(None if rendered is MISSING else rendered, meta=msg.meta, secrets=msg.secrets)
         data, headers = self.encode(request)
         headers = {**target.cfg.headers, **headers, "X-Request-ID": msg.meta.get("request_id", "")}
         reply = await target.call(cfg.method, cfg.path, data, headers, idempotent=cfg.idempotent)

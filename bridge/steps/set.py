@@ -14,6 +14,7 @@ from pydantic import Field, RootModel
 
 from bridge.message import Message
 from bridge.paths import Path
+from bridge.paths import MISSING
 from bridge.placeholders import Render, compile_tree
 from bridge.registry import BuildContext, Example, register_step
 from bridge.steps._common import PathText, is_empty
@@ -38,6 +39,8 @@ class Assign:
         for path, render in self.fields:
             # Rendered once, from the body as it was before this field was written.
             value = render(msg)
+            if value is MISSING:       # a lone placeholder that found nothing: left out
+                continue
             key = path.key
             first = True
             for parent in path.parents(msg.body, create=True):

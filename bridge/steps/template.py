@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import RootModel
 
 from bridge.message import Message
+from bridge.paths import MISSING
 from bridge.placeholders import Render, compile_tree
 from bridge.registry import BuildContext, Example, register_step
 from bridge.types import Step
@@ -27,7 +28,8 @@ class Template:
         self.render = render
 
     def __call__(self, msg: Message) -> Message:
-        msg.body = self.render(msg)
+        body = self.render(msg)
+        msg.body = "" if body is MISSING else body
         return msg
 
 

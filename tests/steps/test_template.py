@@ -18,8 +18,10 @@ def test_reads_every_namespace() -> None:
          "lit": "{{x}}", "n": 5, "rows": ["{data.code}-{meta.route}"]}, CTX)
     msg = Message({"data": {"code": 0}}, request={"order_id": "A1"}, error={"message": "bad"},
                   meta={"request_id": "q1", "route": "r"}, secrets={"k": "s"})
+    # DESIGN §3: a value that is exactly one missing placeholder is left out ("gone")
     assert step(msg).body == {"code": 0, "req": "A1", "err": "bad", "id": "q1", "key": "s",
-                              "gone": "", "lit": "{x}", "n": 5, "rows": ["0-r"]}
+                              "lit": "{x}", "n": 5, "rows": ["0-r"]}
+    assert msg.meta["_placeholder_misses"] == ["data.nothing"]
 
 
 def test_fresh_body_per_message() -> None:
