@@ -277,18 +277,31 @@ class Route:
                            secrets=self.secrets)
             tree = self.error_template(emsg)
         root = (errors.root if errors and errors.root else None) or (msg.meta["root"] if msg else None) or inb.key
-        if inb.format == "soap" and errors is not None and not errors.fault:
+        business = errors is not None and self._called(inb, msg)
+        if inb.format == "soap" and business and not errors.fault:  # type: ignore[union-attr]
             # the vendor's business failure shape (DESIGN §6): a normal SOAP response whose
             # return carries the rendered template, e.g. <Response><ResultCode>1</ResultCode>...
+            # Only for a call of this route (_called): a broken envelope or an unknown
+            # operation has no <{operation}Response> to answer with, and stays a Fault.
             soap = self.config.inbound.soap
             body = tree if tree is not None else {k: v for k, v in err.as_tree().items() if k != "upstream"}
             ok = self.codec.render(body, inb, root=root, namespace=soap.namespace if soap else None,  # type: ignore[call-arg]
                                    operation=inb.key, reply_param=soap.reply_param if soap else None)
             return Rendered(ok.body, ok.content_type, errors.status or 200)
         rendered = self.codec.render_error(err, inb, tree=tree, root=root, namespace=None)
-        if errors and errors.status and inb.format != "soap":
-            return Rendered(rendered.body, rendered.content_type, errors.status)
+        if business and errors.status and inb.format != "soap":  # type: ignore[union-attr]
+            return Rendered(rendered.body, rendered.content_type, errors.status)  # type: ignore[union-attr]
         return rendered
+
+    def _called(self, inb: Inbound, msg: Message | None) -> bool:
+        """Whether a failure belongs to a call of this route — its document was read, or its root
+        element / SOAP operation named — so the vendor's business failure shape (errors.status,
+        errors.fault: false) applies. Before that (a malformed document, an unknown operation,
+        a hostile DTD) the protocol's own answer does: 400, 415, a Fault."""
+        if msg is not None:
+            return True
+        match = self.config.inbound.match
+        return inb.key is not None and match is not None and inb.key in (match.root, match.operation)
 
 
 @dataclass(eq=False)
@@ -420,7 +433,7 @@ def _compile_route(rc: RouteConfig, loc: tuple[Any, ...], loaded: Loaded,
         pipeline=Pipeline(pipeline, rc.name, metrics.step_errors),
         target=target, encode=make_encoder(out), decode_reply=make_reply_decoder(out),
         success=make_success_check(out.success),
-        reply_pipeline=Pipeline(reply_steps, rc.name, metrics.step_errors),
+        reply_pipeline=Pipeline(reply_steps, rc.name, metrics.step_errors, reply_side=True),
         error_template=error_template, secrets=cfg.secrets,
         keep_request=keep_request,
         out_headers={**target.cfg.headers, **out.headers},

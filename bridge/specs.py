@@ -75,8 +75,15 @@ def _field(raw: dict[str, Any], unit: str) -> Field:
     )
 
 
-def specs_dir(base_dir: Path) -> Path:
-    return base_dir / "transforms" / "specs"
+def specs_dirs(base_dir: Path) -> list[Path]:
+    """Where spec files are looked up: ``transforms/specs`` beside routes.yaml, then under the
+    working directory (the image's ``/app``, where transforms/ is baked in while routes.yaml
+    may come from a mounted ConfigMap)."""
+    dirs = [base_dir / "transforms" / "specs"]
+    cwd = Path.cwd() / "transforms" / "specs"
+    if cwd not in dirs:
+        dirs.append(cwd)
+    return dirs
 
 
 def spec_file(ref: str, base_dir: Path) -> tuple[Path, str]:
@@ -84,10 +91,11 @@ def spec_file(ref: str, base_dir: Path) -> tuple[Path, str]:
     m = _REF.match(ref)
     if m is None:
         raise ValueError(f"spec {ref!r}: expected <system>/<operation>.request or .response")
-    path = specs_dir(base_dir) / f"{m.group('file')}.yaml"
-    if not path.is_file():
-        raise ValueError(f"spec {ref!r}: no file {path}")
-    return path, m.group("part")
+    tried = [d / f"{m.group('file')}.yaml" for d in specs_dirs(base_dir)]
+    for path in tried:
+        if path.is_file():
+            return path, m.group("part")
+    raise ValueError(f"spec {ref!r}: no file {' or '.join(map(str, tried))}")
 
 
 def load_part(ref: str, base_dir: Path, *, charset: str = "utf-8") -> "SpecCheck":

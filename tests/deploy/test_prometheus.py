@@ -68,12 +68,14 @@ async def send_traffic(http: aiohttp.ClientSession, bridge: RunningBridge, sim: 
     url = bridge.url + SERVLET
     for _ in range(OK_REQUESTS):
         assert await _post(http, url, good) == 200
-    assert await _post(http, url, good.replace(b"<orderid>c8e72a5f9670</orderid>", b"")) == 422
+    # the servlet's failures are result false in an HTTP 200 (seed 001 (a)); their outcome
+    # labels (bad_request, upstream_error) are what the dashboard and the alerts read
+    assert await _post(http, url, good.replace(b"<orderid>c8e72a5f9670</orderid>", b"")) == 200
     assert await _post(http, url, b"<nope/>") == 404
     async with http.post(sim.url + "/_sim/fail", json={"status": 500, "times": FAILED_REQUESTS}) as r:
         assert r.status == 200
     for _ in range(FAILED_REQUESTS):
-        assert await _post(http, url, good) == 502
+        assert await _post(http, url, good) == 200
 
 
 async def test_dashboard_and_alerts_against_real_prometheus(bridge, referral_sim, http, tmp_path):

@@ -65,7 +65,7 @@ async def test_require_failure_is_422_in_the_errors_template(bridge, referral_si
     data = (sample("referral.xml").replace(b"<orderid>c8e72a5f9670</orderid>", b"")
             .replace("<hzxm>测试患者</hzxm>".encode(), b"<hzxm></hzxm>"))
     reply = await post(http, bridge.url + SERVLET, data)
-    assert reply.status == 422, reply.body
+    assert reply.status == 200, reply.body   # seed 001 (a): failure is result false, HTTP 200 (was 422)
     root = reply.xml()
     assert root.tag == "referral"                      # errors.template shape, caller's root
     out = children(root)
@@ -80,7 +80,7 @@ async def test_too_long_field_is_422_naming_it(bridge, referral_sim, http):
     data = sample("referral.xml").replace(b"<orderid>c8e72a5f9670</orderid>",
                                           b"<orderid>" + b"9" * 65 + b"</orderid>")
     reply = await post(http, bridge.url + SERVLET, data)
-    assert reply.status == 422, reply.body
+    assert reply.status == 200, reply.body   # seed 001 (a): failure is result false, HTTP 200 (was 422)
     assert "order_id" in children(reply.xml())["message"]
 
 
@@ -89,7 +89,7 @@ async def test_target_down_is_502_result_false(run_bridge, http):
     from tests.e2e.conftest import SHIPPED
     async with run_bridge(SHIPPED, env=env) as b:
         reply = await post(http, b.url + SERVLET, sample("referral.xml"))
-        assert reply.status == 502, reply.body
+        assert reply.status == 200, reply.body   # seed 001 (a): failure is result false, HTTP 200 (was 502)
         out = children(reply.xml())
         assert reply.xml().tag == "referral"
         assert out["result"] == "false"
@@ -102,7 +102,7 @@ async def test_target_down_is_502_result_false(run_bridge, http):
 async def test_target_http_500_is_502(bridge, referral_sim, http):
     await sim_fail(http, referral_sim, status=500)
     reply = await post(http, bridge.url + SERVLET, sample("referral.xml"))
-    assert reply.status == 502, reply.body
+    assert reply.status == 200, reply.body   # seed 001 (a): failure is result false, HTTP 200 (was 502)
     out = children(reply.xml())
     assert out["result"] == "false" and "500" in out["message"]
     # not retried: sync routes retry only when idempotent
@@ -174,5 +174,6 @@ async def test_request_id_is_returned_on_errors_too(bridge, referral_sim, http):
     h = {"Content-Type": "application/xml", "X-Request-ID": "err-rid-1"}
     for data in ("<nope/>", "<<<", sample("referral.xml").replace(b"<orderid>c8e72a5f9670</orderid>", b"")):
         reply = await post(http, bridge.url + SERVLET, data, h)
-        assert reply.status >= 400
+        # malformed or unknown documents: 4xx; a <referral> missing a field: result false, 200
+        assert reply.status >= 400 or b"<result>false</result>" in reply.body, reply.body
         assert reply.headers["X-Request-ID"] == "err-rid-1"

@@ -65,6 +65,6 @@ async def test_the_same_answers_as_the_app_served_by_aiohttps_router(
     finally:
         await runner.cleanup()
     assert [a[:4] for a in ours] == [a[:4] for a in theirs]
-    assert [a[2] for a in ours] == [200, 422, 405, 404, 200, 404, 200]
+    assert [a[2] for a in ours] == [200, 200, 405, 404, 200, 404, 200]   # the servlet's failure: result false, 200
     # bodies differ only by the request ids the errors mention
     assert ours[0][4] == theirs[0][4] and ours[4][4] == theirs[4][4]

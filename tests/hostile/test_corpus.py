@@ -17,9 +17,10 @@ import aiohttp
 import orjson
 import pytest
 import pytest_asyncio
+from lxml import etree
 from structlog.testing import capture_logs
 
-from tests.hostile.checks import (assert_healthy, assert_no_leak, check_dialect, requests_total,
+from tests.hostile.checks import (_SAFE, assert_healthy, assert_no_leak, check_dialect, requests_total,
                                   send, sim_count, soap_fault)
 from tests.hostile.conftest import ConnectionRecorder, Shipped
 from tests.hostile.corpus import ALL, EXAM, HOSPITAL, SERVLET, Case
@@ -71,7 +72,11 @@ async def test_hostile_case(case: Case, shipped_shared: Shipped, http_m: aiohttp
         assert doc["statusCode"] == (f"00000{case.status}" if failed else "00000000")
     else:
         version = "1.1" if case.dialect == "soap11" else "1.2"
-        if failed:
+        if failed and reply.status == 200:      # the vendor's business failure shape
+            (ret,) = doc.iter("return")
+            inner = etree.fromstring(ret.text.encode("utf-8"), _SAFE)
+            assert inner.findtext("ResultCode") == "1" and inner.findtext("ErrorMsg"), ret.text
+        elif failed:
             code, text = soap_fault(doc, version)
             assert code == ("soap:Client" if version == "1.1" else "soap:Sender"), code
             assert text
@@ -92,7 +97,7 @@ async def test_hostile_case(case: Case, shipped_shared: Shipped, http_m: aiohttp
     assert sum(after.values()) == sum(before.values()) + 1          # counted once, nowhere else
 
     assert listener.connections == 0                                 # the parser never dialled out
-    assert await sim_count(http, sim) == seen_before + (1 if case.reaches_target else 0)
+    assert await sim_count(http, sim) == seen_before + (case.target_calls if case.reaches_target else 0)
     if case.reaches_target and case.path == SERVLET:
         received = await last_received(http, sim)
         assert received["patient_name"] == "测试患者"                # decoded right, not mojibake
