@@ -263,17 +263,20 @@ class FakeTarget:
         if spec is None:
             raise UpstreamError(f"bridge test: route {self.route.name} called target {self.name} "
                                 "but the case has no target:", code="no_fake_reply")
-        if spec.down:
-            raise UpstreamError(f"cannot reach target {self.name}: ClientConnectorError",
-                                code="upstream_unreachable")
-        if spec.timeout:
-            seconds = self.route.target.cfg.timeout
-            raise UpstreamTimeout(f"target {self.name} did not answer within {seconds:g}s",
-                                  code="upstream_timeout")
-        reply = spec.reply or TargetReply()
-        data, ctype = encode_target_reply(reply, self.route)
-        media, label = split_content_type(ctype)
-        return HttpReply(reply.status, media, label, data, 0.0)
+        return fake_answer(spec, self.name, self.route.target.cfg.timeout, self.route)
+
+
+def fake_answer(spec: TargetSpec, name: str, timeout: float, route: Route) -> HttpReply:
+    """What a faked target answers: raises what the real connector raises for ``down`` and
+    ``timeout`` (same messages, so error templates render as in production), else the canned reply."""
+    if spec.down:
+        raise UpstreamError(f"cannot reach target {name}: ClientConnectorError", code="upstream_unreachable")
+    if spec.timeout:
+        raise UpstreamTimeout(f"target {name} did not answer within {timeout:g}s", code="upstream_timeout")
+    reply = spec.reply or TargetReply()
+    data, ctype = encode_target_reply(reply, route)
+    media, label = split_content_type(ctype)
+    return HttpReply(reply.status, media, label, data, 0.0)
 
 
 class FakeCalls:
@@ -296,16 +299,7 @@ class FakeCalls:
         if spec.target != self.name:
             raise UpstreamError(f"bridge test: a call step asked target {self.name}, the case's next "
                                 f"call is to {spec.target}", code="no_fake_reply")
-        if spec.down:
-            raise UpstreamError(f"cannot reach target {self.name}: ClientConnectorError",
-                                code="upstream_unreachable")
-        if spec.timeout:
-            raise UpstreamTimeout(f"target {self.name} did not answer within {self.cfg.timeout:g}s",
-                                  code="upstream_timeout")
-        reply = spec.reply or TargetReply()
-        data, ctype = encode_target_reply(reply, self.route)
-        media, label = split_content_type(ctype)
-        return HttpReply(reply.status, media, label, data, 0.0)
+        return fake_answer(spec, self.name, self.cfg.timeout, self.route)
 
 
 def _check_calls(case: Case, made: list[tuple[CallSpec | None, Recorded]], problems: list[str]) -> None:

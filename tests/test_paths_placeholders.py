@@ -169,23 +169,25 @@ def test_required_placeholder_fails_naming_the_path() -> None:
 async def test_misses_are_counted_and_required_ones_answer_in_the_sides_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Each miss counts in bridge_step_errors_total{step="template"}; `{x!}` missing is 422 on
     the request side and an upstream error on the reply side."""
-    import aiohttp
     from aiohttp import web
 
-    from bridge.testing import free_port, running_bridge
+    from bridge.testing import serving
 
     async def handle(request: web.Request) -> web.Response:
         return web.json_response({"ok": 1})
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    async with serving(handle) as url:
+        await _misses_and_required(tmp_path, url)
+
+
+async def _misses_and_required(tmp_path, url: str) -> None:  # type: ignore[no-untyped-def]
+    import aiohttp
+
+    from bridge.testing import running_bridge
+
     cfg = tmp_path / "routes.yaml"
     cfg.write_text(f"""
 version: 1
-targets: {{t: {{url: "http://127.0.0.1:{port}"}}}}
+targets: {{t: {{url: "{url}"}}}}
 routes:
   - name: opt
     inbound: {{path: /opt, format: json}}
@@ -201,18 +203,15 @@ routes:
     outbound: {{target: t, path: /x}}
     reply: {{pipeline: [{{template: {{v: "{{nothing!}}"}}}}]}}
 """, encoding="utf-8")
-    try:
-        async with running_bridge(cfg) as bridge, aiohttp.ClientSession() as s:
-            async with s.post(bridge.url + "/opt", json={"a": 1}) as r:
-                assert r.status == 200 and await r.json() == {"got": 1}
-            async with s.post(bridge.url + "/req", json={}) as r:
-                assert r.status == 422 and "a" in (await r.json())["error"]["message"]
-            async with s.post(bridge.url + "/rep", json={}) as r:
-                assert r.status == 502
-            async with s.get(bridge.url + "/metrics") as r:
-                text = await r.text()
-    finally:
-        await runner.cleanup()
+    async with running_bridge(cfg) as bridge, aiohttp.ClientSession() as s:
+        async with s.post(bridge.url + "/opt", json={"a": 1}) as r:
+            assert r.status == 200 and await r.json() == {"got": 1}
+        async with s.post(bridge.url + "/req", json={}) as r:
+            assert r.status == 422 and "a" in (await r.json())["error"]["message"]
+        async with s.post(bridge.url + "/rep", json={}) as r:
+            assert r.status == 502
+        async with s.get(bridge.url + "/metrics") as r:
+            text = await r.text()
     assert 'bridge_step_errors_total{route="opt",step="template"} 2.0' in text   # b, then nothing
     assert 'bridge_step_errors_total{route="req",step="template"} 1.0' in text
 

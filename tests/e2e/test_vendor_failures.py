@@ -14,7 +14,7 @@ from aiohttp import web
 from lxml import etree
 
 from bridge.errors import ConfigError
-from bridge.testing import free_port, load_runtime, running_bridge
+from bridge.testing import load_runtime, running_bridge, serving
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 
@@ -75,15 +75,9 @@ async def his() -> AsyncIterator[dict[str, object]]:
             return web.json_response({"head": {"code": -9, "msg": "维护中"}}, status=503)
         return web.json_response({"head": {"code": 1, "msg": "ok"}, "data": {"order_id": "O-1"}})
 
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    state["url"] = f"http://127.0.0.1:{port}"
-    yield state
-    await runner.cleanup()
+    async with serving(handle) as url:
+        state["url"] = url
+        yield state
 
 
 def returned(body: bytes) -> etree._Element:

@@ -14,7 +14,7 @@ from bridge.errors import ConfigError
 from bridge.observability.metrics import Metrics
 from bridge.routetest import load_cases, run_files
 from bridge.runtime import compile_runtime
-from bridge.testing import free_port, load_runtime, running_bridge
+from bridge.testing import load_runtime, running_bridge, serving
 
 CONFIG = """
 version: 1
@@ -69,15 +69,9 @@ async def his() -> AsyncIterator[dict]:  # type: ignore[type-arg]
             return web.json_response({"head": {"code": 1}, "data": {"total": "12.50"}})
         return web.json_response({"head": {"code": 1, "msg": "ok"}, "patient": await request.json()})
 
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    state["url"] = f"http://127.0.0.1:{port}"
-    yield state
-    await runner.cleanup()
+    async with serving(handle) as url:
+        state["url"] = url
+        yield state
 
 
 async def test_lookup_feeds_the_outbound_and_the_reply(tmp_path: Path, his) -> None:  # type: ignore[no-untyped-def]
