@@ -20,7 +20,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import yaml
 
@@ -50,7 +50,8 @@ def strptime_pattern(fmt: str) -> str | None:
 
 @dataclass(frozen=True)
 class Field:
-    name: str
+    name: str                  # as the document (and so the caller) names it: what errors say
+    key: str                   # where it is in the body: the name, or what a rename made of it
     type: str
     required: bool | str
     max_length: int | None
@@ -58,20 +59,26 @@ class Field:
     enum: frozenset[str] | None
     date: str | None
     fields: tuple["Field", ...]
+    plain: bool                # a text leaf: checked inline, without a call per field
 
 
-def _field(raw: dict[str, Any], unit: str) -> Field:
+def _field(raw: dict[str, Any], unit: str, renamed: Mapping[str, str]) -> Field:
     enum = raw.get("enum")
     fmt = raw.get("format")
+    name = str(raw["name"])
+    kind = str(raw.get("type", "string"))
+    children = tuple(_field(f, unit, renamed) for f in raw.get("fields") or ())
     return Field(
-        name=str(raw["name"]),
-        type=str(raw.get("type", "string")),
+        name=name,
+        key=renamed.get(name, name),
+        type=kind,
         required=raw.get("required", False),
         max_length=raw.get("max_length"),
         unit=str(raw.get("length_unit", unit)),
         enum=frozenset(str(k) for k in enum) if isinstance(enum, dict) and enum else None,
         date=strptime_pattern(str(fmt)) if fmt else None,
-        fields=tuple(_field(f, unit) for f in raw.get("fields") or ()),
+        fields=children,
+        plain=kind in ("string", "date", "datetime") and not children,
     )
 
 
@@ -98,14 +105,17 @@ def spec_file(ref: str, base_dir: Path) -> tuple[Path, str]:
     raise ValueError(f"spec {ref!r}: no file {' or '.join(map(str, tried))}")
 
 
-def load_part(ref: str, base_dir: Path, *, charset: str = "utf-8") -> "SpecCheck":
+def load_part(ref: str, base_dir: Path, *, charset: str = "utf-8",
+              renamed: Mapping[str, str] | None = None) -> "SpecCheck":
+    """``renamed``: old -> new names of a rename that ran before the check (a glossary): the
+    body holds the new names, problems still name the document's (the caller's) ones."""
     path, part = spec_file(ref, base_dir)
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ValueError(f"spec {ref!r}: cannot read {path}: {exc}") from None
     unit = str(doc.get("length_unit", "chars"))
-    fields = tuple(_field(f, unit) for f in doc.get(part) or ())
+    fields = tuple(_field(f, unit, renamed or {}) for f in doc.get(part) or ())
     return SpecCheck(ref, fields, charset)
 
 
@@ -126,15 +136,28 @@ class SpecCheck:
     def _object(self, obj: dict[str, Any], fields: tuple[Field, ...], prefix: str,
                 problems: list[tuple[str, str]]) -> None:
         for f in fields:
-            path = prefix + f.name
-            value = obj.get(f.name)
-            if _empty(value):
+            value = obj.get(f.key)
+            if value.__class__ is str:
+                if not value:
+                    if f.required is True:
+                        problems.append((prefix + f.name, "required"))
+                    continue
+                if f.plain and f.date is None:
+                    # the common case, inline (this runs per request): a text leaf with at most
+                    # an enum and a length
+                    if f.enum is not None and value not in f.enum:
+                        self._value(value, f, prefix + f.name, problems)
+                    elif f.max_length is not None and len(value) > (
+                            f.max_length if f.unit != "bytes" else f.max_length // 4):
+                        self._value(value, f, prefix + f.name, problems)
+                    continue
+            elif _empty(value):
                 if f.required is True:
-                    problems.append((path, "required"))
+                    problems.append((prefix + f.name, "required"))
                 continue
-            self._value(value, f, path, problems)
+            self._value(value, f, prefix + f.name, problems)
         if self.unknown:
-            known = {f.name for f in fields}
+            known = {f.key: f.name for f in fields}
             for key in obj:
                 if key not in known and not str(key).startswith("@"):
                     problems.append((prefix + str(key), "not a field of this document"))

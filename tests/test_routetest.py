@@ -131,8 +131,9 @@ WRONG = """\
     cases:
       - name: wrong order id and status
         request:
-          xml: {orderid: c8e72a5f9670, fqyydm: PDY1, hzxm: 测试患者, sfzh: "3306", csrq: "20130101",
-                mzzycxbz: zy}
+          xml: {orderid: c8e72a5f9670, fqyydm: PDY1, fqyymc: 医院, fqksdm: K1, fqksmc: 科室, fqysgh: Y1,
+                fqysxm: 医生, hzxm: 测试患者, jzkh: A1, jzklx: "0", sfzh: "3306", csrq: "20130101",
+                lxdh: "134", cbzd: 诊断, mzzycxbz: zy}
         target:
           expect: {path: /referral/apply, json: {order_id: WRONG, visit_type: zy}}
           reply: {json: {head: {code: 1, msg: ok}, data: {referral_code: R1, type: zy}}}
@@ -219,7 +220,9 @@ async def test_target_expect_without_a_call_and_a_call_without_target_both_fail(
             target: {expect: {path: /referral/apply}}
             expect: {status: 200}
           - name: the route calls the target, the case gives no target
-            request: {xml: {orderid: x, fqyydm: P, hzxm: n, sfzh: "1", csrq: "20130101", mzzycxbz: zy}}
+            request: {xml: {orderid: x, fqyydm: P, fqyymc: h, fqksdm: k, fqksmc: k, fqysgh: y, fqysxm: y,
+                            hzxm: n, jzkh: c, jzklx: "0", sfzh: "1", csrq: "20130101", lxdh: "1",
+                            cbzd: d, mzzycxbz: zy}}
             expect: {status: 200}
         """)
     assert never.problems == ["target: referral_platform was never called"]

@@ -46,6 +46,9 @@ class ValidateConfig(StepConfig):
         "spec: the charset in which lengths the seed gives in bytes (长度（字节）) are counted"))
     unknown: Literal["ignore", "error"] = Field("ignore", description=(
         "spec: fields the document does not define are ignored, or each one is a problem"))
+    glossary: str | None = Field(None, description=(
+        "spec: the glossary a `rename` before this step applied; the renamed body is checked, "
+        "problems still name the fields as the document (the caller) names them"))
     xsd: str | None = Field(None, description="XML Schema file (relative to routes.yaml)")
     root: str | None = Field(None, description=(
         "xsd: root element the body is validated as (default: the root the caller sent)"))
@@ -61,6 +64,8 @@ class ValidateConfig(StepConfig):
             raise ValueError(f"unknown charset {self.charset!r}") from None
         if self.root is not None and self.xsd is None:
             raise ValueError("root applies to xsd only")
+        if self.glossary is not None and self.spec is None:
+            raise ValueError("glossary applies to spec only")
         return self
 
 def _fail(problems: list[tuple[str, str]], spec: str | None = None) -> ValidationFailed:
@@ -220,7 +225,10 @@ def build(cfg: ValidateConfig, ctx: BuildContext) -> Step:
     problem with its path. With an XSD, numeric and boolean leaves then become int/float/bool,
     and elements with maxOccurs > 1 are lists on the route's inbound even when they occur once."""
     if cfg.spec is not None:
-        check = load_part(cfg.spec, ctx.base_dir, charset=cfg.charset)
+        from bridge.steps.rename import load_glossary
+
+        renamed = load_glossary(ctx.resolve(cfg.glossary), False) if cfg.glossary else None
+        check = load_part(cfg.spec, ctx.base_dir, charset=cfg.charset, renamed=renamed)
         check.unknown = cfg.unknown == "error"
         return SpecValidate(check)
     if cfg.xsd is not None:

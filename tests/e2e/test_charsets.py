@@ -69,7 +69,7 @@ async def test_gbk_error_reply_is_gbk_too(bridge, referral_sim, http):
     assert reply.status == 200, reply.body   # seed 001 (a): failure is result false, HTTP 200 (was 422)
     assert_declared(reply, "GBK")
     out = children(reply.xml())
-    assert out["result"] == "false" and "order_id" in out["message"]
+    assert out["result"] == "false" and "orderid" in out["message"]   # the caller's name
 
 
 @pytest.mark.parametrize("label,name", [

@@ -71,7 +71,7 @@ async def test_require_failure_is_422_in_the_errors_template(bridge, referral_si
     out = children(root)
     assert set(out) == {"result", "message"}
     assert out["result"] == "false"
-    assert "order_id" in out["message"] and "patient_name" in out["message"]
+    assert "orderid" in out["message"] and "hzxm" in out["message"]      # the caller's pinyin names
     assert "from_hospital_code" not in out["message"]  # only what is missing is named
     assert (await sim_requests(http, referral_sim)) == []
 
@@ -81,7 +81,7 @@ async def test_too_long_field_is_422_naming_it(bridge, referral_sim, http):
                                           b"<orderid>" + b"9" * 65 + b"</orderid>")
     reply = await post(http, bridge.url + SERVLET, data)
     assert reply.status == 200, reply.body   # seed 001 (a): failure is result false, HTTP 200 (was 422)
-    assert "order_id" in children(reply.xml())["message"]
+    assert "orderid" in children(reply.xml())["message"]
 
 
 async def test_target_down_is_502_result_false(run_bridge, http):

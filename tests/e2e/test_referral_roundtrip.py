@@ -103,14 +103,16 @@ async def test_request_id_is_minted_when_absent(bridge, referral_sim, http):
     assert got[0]["headers"]["X-Request-ID"] == minted
 
 
-async def test_business_rejection_is_502_with_the_platforms_message(bridge, referral_sim, http):
-    # card type 5 is not one the platform knows: a 200 with head.code -1 is an upstream error
+async def test_a_code_outside_the_seeds_table_is_refused_before_the_platform(bridge, referral_sim, http):
+    # 就诊卡类型 jzklx is 0, 2, 8 or 9 in seed 001 3.1.3.1: 5 is refused by the bridge itself,
+    # named as the caller named it, answered in the servlet's shape (result false, HTTP 200)
     data = sample("referral.xml").replace(b"<jzklx>0</jzklx>", b"<jzklx>5</jzklx>")
     reply = await post(http, bridge.url + SERVLET, data)
-    assert reply.status == 200, reply.body   # seed 001 (a): failure is result false, HTTP 200 (was 502)
+    assert reply.status == 200, reply.body
     out = children(reply.xml())
     assert out["result"] == "false"
-    assert "card_type" in out["message"]
+    assert "jzklx: not one of the allowed values" in out["message"]
+    assert await sim_requests(http, referral_sim) == []
 
 
 async def test_concurrent_requests_keep_their_own_request_ids(bridge, referral_sim, http):

@@ -71,7 +71,7 @@ def test_the_shipped_routes_fuse_only_where_the_body_before_the_step_is_not_need
     runtime = load_runtime("routes.yaml")
     routes = {r.name: r for r in runtime.routes}
     apply = routes["referral.apply"]          # XML in, rename first, no `request` template
-    assert [name for name, _ in apply.pipeline.steps] == ["date", "require"]
+    assert [name for name, _ in apply.pipeline.steps] == ["validate", "date"]
     for route in runtime.routes:
         first = route.config.pipeline[0] if route.config.pipeline else None
         named = next(iter(first)) if isinstance(first, dict) else first

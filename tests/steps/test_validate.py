@@ -393,3 +393,21 @@ def test_spec_reference_errors_are_config_errors() -> None:
         _spec_step("registration/noSuchOperation.request")
     with pytest.raises(ValueError, match="request or .response"):
         _spec_step("registration/confirmRegistration")
+
+
+def test_spec_after_a_glossary_rename_checks_renamed_keys_and_names_the_callers() -> None:
+    """validate: {spec, glossary}: the leading rename stays fused into the decoder (the fast
+    path); the renamed body is checked and problems still say hzxm, not patient_name."""
+    step = _spec_step("referral/referral-query.request", glossary="transforms/glossary/referral.yaml")
+    import yaml
+
+    names = yaml.safe_load((ROOT / "transforms/glossary/referral.yaml").read_text(encoding="utf-8"))
+    ok = {names[k]: v for k, v in {"yydm": "H1", "ysgh": "Y1", "hzxm": "张三", "jzkh": "A1",
+                                   "jzklx": "0", "sfzh": "3306"}.items()}
+    step(Message(dict(ok)))
+    bad = {**ok, names["jzklx"]: "5"}
+    del bad[names["hzxm"]]
+    with pytest.raises(ValidationFailed) as exc:
+        step(Message(bad))
+    assert [e["path"] for e in exc.value.detail["errors"]] == ["hzxm", "jzklx"]
+    assert names["hzxm"] not in exc.value.message
