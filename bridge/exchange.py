@@ -99,13 +99,14 @@ async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming,
             raise BadRequest("empty request body", code="empty_body")
         inb = codec.parse(data, media, header_charset, dispatch.parse_options)
         route = dispatch.select(inb)
-        if inb.recovered:
-            if not route.recover:
-                codec.parse(data, media, header_charset, dispatch.strict_options)
-            metrics.xml_recovered.labels(route.name).inc()
+        if inb.recovered and not route.recover:
+            codec.parse(data, media, header_charset, dispatch.strict_options)
         busy = route.name
         metrics.started(busy)
         msg = route.message(inb, headers, request_id)
+        if inb.recovered:     # the document, or the one a SOAP parameter carries, was repaired
+            metrics.xml_recovered.labels(route.name).inc()
+            msg.meta["xml_recovered"] = True
         if route.auth is not None:
             route.auth(msg, incoming.remote)
         if HOT.debug:
@@ -138,6 +139,8 @@ async def exchange(runtime: Runtime, dispatch: PathDispatch, incoming: Incoming,
         "upstream_ms": _get(meta, "upstream_ms")}
     if "message_id" in meta:
         fields["message_id"] = meta["message_id"]
+    if "xml_recovered" in meta:
+        fields["xml_recovered"] = True
     if err is not None:
         fields["error_code"], fields["error"] = err.code, err.message
         if err.detail.__class__ is str:

@@ -54,15 +54,16 @@ def param_document(op: Any, param: str, *, recover: bool = False) -> Any:
     return read_param_document(op, param, recover=recover)[0]
 
 
-def read_param_document(op: Any, param: str, *, recover: bool = False) -> tuple[Any, bool]:
-    """param_document, and whether that document is plain (xmltree.parse_plain)."""
+def read_param_document(op: Any, param: str, *, recover: bool = False) -> tuple[Any, bool, bool]:
+    """param_document, whether that document is plain (xmltree.parse_plain), and whether
+    `recover` had to repair it."""
     holder = next((c for c in _children(op) if xmltree.local(c.tag) == param), None)
     text = holder.text if holder is not None else None
     if not text or text.isspace():
         raise BadRequest(f"SOAP parameter <{param}> of {xmltree.local(op.tag)} is missing or empty",
                          code="missing_param")
-    root, _, plain = xmltree.parse_plain(text.strip(), recover=recover)
-    return root, plain
+    root, repaired, plain = xmltree.parse_plain(text.strip(), recover=recover)
+    return root, plain, repaired
 
 
 def envelope(version: str, content: Any) -> Any:
@@ -127,7 +128,7 @@ def read_reply(root: Any, reply_param: str | None, index: xmltree.ListIndex) -> 
             msg = " ".join(t.text or "" for t in first.iter(f"{{{NS['1.2']}}}Text")) or "SOAP fault"
         raise UpstreamError(msg, code="upstream_fault")
     if reply_param:
-        inner, plain = read_param_document(first, reply_param)
+        inner, plain, _ = read_param_document(first, reply_param)
         return xmltree.element_to_tree(inner, index, plain=plain), xmltree.local(inner.tag)
     return xmltree.element_to_tree(first, index), xmltree.local(first.tag)
 
@@ -161,7 +162,9 @@ class SoapCodec:
 
         def decode(inb: Inbound) -> tuple[Tree, str | None]:
             if param:
-                inner, plain = read_param_document(inb.doc, param, recover=recover)
+                inner, plain, repaired = read_param_document(inb.doc, param, recover=recover)
+                if repaired:          # the document inside <xml> was repaired: counted and logged
+                    inb.recovered = True
                 return (xmltree.element_to_tree(inner, index, max_depth=max_depth, keymap=keymap,
                                                 plain=plain), xmltree.local(inner.tag))
             return xmltree.element_to_tree(inb.doc, index, max_depth=max_depth, keymap=keymap), None

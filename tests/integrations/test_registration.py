@@ -275,9 +275,18 @@ async def test_recovered_legacy_xml_and_soap_12(
     schedule, patient = await bookable(http, registration_sims)
     # the seed's hand-typed samples: `</ workType>`-style end tags, repaired by recover: true
     legacy = lock_request("07", schedule, patient).replace("</Sex>", "</ Sex >")
-    status, op = await soap(http, registration_bridge, "confirmRegistration", legacy, style="cdata")
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        status, op = await soap(http, registration_bridge, "confirmRegistration", legacy, style="cdata")
+    [line] = [e for e in logs if e.get("event") == "request"]
+    assert line["xml_recovered"] is True and line["route"] == "registration.confirm"
     locked = response(op, "confirmRegistration")
     assert status == 200 and locked["ResultCode"] == "0", locked
+    # a repair inside the <xml> parameter is counted like one of the envelope
+    async with http.get(registration_bridge.url + "/metrics") as r:
+        text = await r.text()
+    assert 'bridge_xml_recovered_total{route="registration.confirm"} 1.0' in text
     status, op = await soap(http, registration_bridge, "GetOrderDetailInfo",
                             DETAIL.format(order=locked["WorkFlowId"]), version="1.2")
     assert status == 200
