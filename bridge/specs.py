@@ -122,11 +122,20 @@ def load_part(ref: str, base_dir: Path, *, charset: str = "utf-8",
 class SpecCheck:
     """Checks a body tree against one part of a spec; ``__call__`` returns (path, problem)s."""
 
-    __slots__ = ("ref", "fields", "charset", "unknown")
+    __slots__ = ("ref", "fields", "charset", "unknown", "_known")
 
     def __init__(self, ref: str, fields: tuple[Field, ...], charset: str, *,
                  unknown: bool = False) -> None:
         self.ref, self.fields, self.charset, self.unknown = ref, fields, charset, unknown
+        # the keys each level of the document defines, computed once, not per request
+        self._known: dict[int, frozenset[str]] = {}
+
+        def index(level: tuple[Field, ...]) -> None:
+            self._known[id(level)] = frozenset(f.key for f in level)
+            for f in level:
+                if f.fields:
+                    index(f.fields)
+        index(fields)
 
     def __call__(self, body: Any) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
@@ -157,7 +166,7 @@ class SpecCheck:
                 continue
             self._value(value, f, prefix + f.name, problems)
         if self.unknown:
-            known = {f.key: f.name for f in fields}
+            known = self._known[id(fields)]
             for key in obj:
                 if key not in known and not str(key).startswith("@"):
                     problems.append((prefix + str(key), "not a field of this document"))
