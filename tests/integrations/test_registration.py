@@ -448,3 +448,87 @@ async def test_platform_uploads_pass_the_platforms_own_tables(
     operations = [r["operation"] for r in await platform(http, registration_sims, "/_sim/requests")]
     assert operations == ["getPromiseNotice", "ReconciliationInfo", "HospitalInfo", "DepartmentInfo",
                           "DoctorInfo"]
+
+
+def _table(operation: str, part: str) -> list[dict[str, Any]]:
+    """Seed 001 (b)'s own table for one operation (transforms/specs/registration/, transcribed
+    from the seed and held to its text by tests/specs); read here without the bridge's code."""
+    import yaml
+
+    files = {"getPromiseNotice": "getPromiseNotice.hospital"}
+    path = ROOT / "transforms" / "specs" / "registration" / f"{files.get(operation, operation)}.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))[part]
+
+
+def _against_table(element: Any, fields: list[dict[str, Any]], where: str) -> list[str]:
+    """Every 是 field present and non-empty, nothing the table does not define, lengths in UTF-8
+    bytes (长度（字节）), enums: the seed's reply table applied to what the platform gets back."""
+    problems: list[str] = []
+    by_name = {f["name"]: f for f in fields}
+    for child in element:
+        if child.tag not in by_name:
+            problems.append(f"{where}{child.tag}: not in the seed's table")
+    for f in fields:
+        found = element.findall(f["name"])
+        if not found or (not f.get("fields") and not (found[0].text or "").strip()):
+            if f.get("required") is True:
+                problems.append(f"{where}{f['name']}: required by the seed, missing or empty")
+            continue
+        for i, node in enumerate(found):
+            if f.get("fields"):
+                problems += _against_table(node, f["fields"], f"{where}{f['name']}[{i}].")
+                continue
+            text = (node.text or "").strip()
+            if f.get("max_length") and len(text.encode("utf-8")) > f["max_length"]:
+                problems.append(f"{where}{f['name']}: over {f['max_length']} bytes")
+            if f.get("enum") and text not in {str(k) for k in f["enum"]}:
+                problems.append(f"{where}{f['name']}: {text!r} not one of the seed's codes")
+            if f.get("type") == "integer" and not re.fullmatch(r"-?\d+", text):
+                problems.append(f"{where}{f['name']}: not an Int")
+    return problems
+
+
+async def test_every_reply_carries_what_seed_001_marks_required(
+        http: aiohttp.ClientSession, registration_bridge: RunningBridge,
+        registration_sims: dict[str, StartedSim]) -> None:
+    """Each hospital-side answer, success or failure, checked against seed 001 §3 / §6's reply
+    tables — the caller's document, not the route's templates."""
+    schedule, patient = await bookable(http, registration_sims)
+    work, dept = _get(schedule, "schedule_id", "id"), _get(schedule, "dept_id")
+    day, id_no = str(_get(schedule, "dt", "date")), _get(patient, "id_no")
+
+    async def answer(operation: str, inner: str) -> Any:
+        status, op = await soap(http, registration_bridge, operation, inner)
+        assert status == 200
+        [ret] = list(op)
+        return etree.fromstring(ret.text.encode("utf-8"))
+
+    replies: list[tuple[str, Any]] = []
+    locked = await answer("confirmRegistration", lock_request("09", schedule, patient))
+    order = locked.findtext("WorkFlowId")
+    replies.append(("confirmRegistration", locked))
+    replies.append(("PaymentNotice", await answer("PaymentNotice", PAY.format(order=order, amount="30.00"))))
+    replies.append(("GetOrderDetailInfo", await answer("GetOrderDetailInfo", DETAIL.format(order=order))))
+    replies.append(("getRegistrationInfo", await answer("getRegistrationInfo", (
+        f"<Request><TransactionId>Q9</TransactionId><HospitalNo>H001</HospitalNo><WorkId>{work}</WorkId>"
+        f"<DepartmentId>{dept}</DepartmentId><WorkDate>{day}</WorkDate></Request>"))))
+    replies.append(("GetDaypartingDetailInfo", await answer("GetDaypartingDetailInfo",
+                    f"<Request><WorkId>{work}</WorkId><HospitalNo>H001</HospitalNo></Request>")))
+    replies.append(("queryCardListInfo", await answer("queryCardListInfo", (
+        f"<Request><UserCardNo>{id_no}</UserCardNo><HospitalNo>H001</HospitalNo><CardType>01</CardType></Request>"))))
+    replies.append(("getPromiseNotice", await answer("getPromiseNotice", (
+        f"<Request><TransactionId>R9</TransactionId><HospitalNo>H001</HospitalNo><WorkFlowId>{order}</WorkFlowId>"
+        "</Request>"))))
+    # and a failure: the seed's own shape (ResultCode 1 + ErrorMsg), checked by the same table
+    replies.append(("UnlockReg", await answer("UnlockReg", UNLOCK.format(order=order))))
+    problems = []
+    for operation, doc in replies:
+        assert doc.tag == "Response", (operation, etree.tostring(doc))
+        if doc.findtext("ResultCode") == "1":
+            assert doc.findtext("ErrorMsg"), operation
+            continue
+        problems += _against_table(doc, _table(operation, "response"), f"{operation}: ")
+    assert not problems, problems
+    assert [op for op, d in replies if d.findtext("ResultCode") == "0"] == [
+        "confirmRegistration", "PaymentNotice", "GetOrderDetailInfo", "getRegistrationInfo",
+        "GetDaypartingDetailInfo", "queryCardListInfo", "getPromiseNotice"]
