@@ -17,7 +17,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "transforms" / "specs"
-SEEDS = ROOT.parent / "shared" / "seeds"
+#: the vendor documents, kept in the repository so a clone tests on its own; checked below to be
+#: byte-identical to the project's shared copy (../shared/seeds) wherever that copy is present
+SEEDS = SPECS / "seeds"
+SHARED_SEEDS = ROOT.parent / "shared" / "seeds"
 
 TYPES = {"string", "integer", "number", "boolean", "object", "list", "date", "datetime"}
 FORMATS = {"json", "xml", "soap", "form"}
@@ -26,7 +29,7 @@ FIELD_KEYS = {"name", "type", "required", "when", "max_length", "length_unit", "
 FILE_KEYS = {"seed", "section", "operation", "transport", "charset", "length_unit", "request",
              "response", "success", "failure", "notes"}
 
-SPEC_FILES = sorted(p for p in SPECS.rglob("*.yaml"))
+SPEC_FILES = sorted(p for p in SPECS.rglob("*.yaml") if SEEDS not in p.parents)
 
 
 def _squash(text: str) -> str:
@@ -48,6 +51,16 @@ def walk(fields: list[dict[str, Any]], where: str) -> Iterator[tuple[str, dict[s
         path = f"{where}.{f.get('name')}"
         yield path, f
         yield from walk(f.get("fields") or [], path)
+
+
+def test_the_kept_seeds_are_the_shared_ones() -> None:
+    kept = sorted(p.name for p in SEEDS.iterdir())
+    assert len([k for k in kept if k.endswith(".txt")]) == 5, kept
+    if not SHARED_SEEDS.is_dir():
+        pytest.skip("no ../shared/seeds beside this checkout to compare with")
+    for name in kept:
+        assert (SEEDS / name).read_bytes() == (SHARED_SEEDS / name).read_bytes(), (
+            f"{name} differs from ../shared/seeds: copy the shared one into transforms/specs/seeds")
 
 
 def test_there_are_specs() -> None:
